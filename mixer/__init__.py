@@ -1,0 +1,3 @@
+"""mixer: build LLM pretraining data mixtures and train on them."""
+
+__version__ = "0.1.0"
