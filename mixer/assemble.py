@@ -1,0 +1,164 @@
+"""Concatenate a source's committed parts, in canonical input order, into its final shards.
+
+Parts are written by tasks in whatever order the executor ran them; this step reads each input file's
+document range from the part that holds it and appends the raw token bytes to the current shard,
+rolling over before ``max_tokens_per_shard`` (documents are never split; a document longer than the
+limit gets a shard of its own). Shards are written into a fresh folder that replaces the old one only
+when complete, with ``assembled.json`` written last: its presence means the folder is whole.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mixer.errors import BuildIncomplete
+from mixer.shards import IndexedDataset, IndexedDatasetWriter
+from mixer.sources.base import InputFile
+from mixer.stages.tokenize import committed_parts, write_json_atomic
+
+ASSEMBLED = "assembled.json"
+
+
+def read_assembled(shard_dir: Path, fingerprint: str) -> dict[str, Any] | None:
+    """The summary of a complete shard folder built from the given fingerprint, else None."""
+    marker = shard_dir / ASSEMBLED
+    if not marker.is_file():
+        return None
+    try:
+        data = json.loads(marker.read_text())
+    except ValueError:
+        return None
+    return data if data.get("fingerprint") == fingerprint else None
+
+
+class _ShardRoller:
+    def __init__(self, folder: Path, dtype: str, max_tokens: int):
+        self.folder, self.dtype, self.max_tokens = folder, np.dtype(dtype), max_tokens
+        self.writer: IndexedDatasetWriter | None = None
+        self.inputs: list[dict[str, Any]] = []
+        self.shards: list[dict[str, Any]] = []
+
+    def _open(self) -> IndexedDatasetWriter:
+        if self.writer is None:
+            self.writer = IndexedDatasetWriter(self.folder / f"{len(self.shards):05d}", self.dtype)
+            self.inputs = []
+        return self.writer
+
+    def close(self) -> None:
+        if self.writer is None:
+            return
+        info = self.writer.finalize()
+        sidecar = {
+            "documents": info.documents,
+            "tokens": info.tokens,
+            "dtype": info.dtype,
+            "bin_sha256": info.bin_sha256,
+            "idx_sha256": info.idx_sha256,
+            "bin_bytes": info.bin_bytes,
+            "idx_bytes": info.idx_bytes,
+            "inputs": self.inputs,
+        }
+        write_json_atomic(info.prefix.with_suffix(".json"), sidecar)
+        self.shards.append({"name": info.prefix.name, "documents": info.documents, "tokens": info.tokens})
+        self.writer = None
+
+    def append_file(self, part: IndexedDataset, first: int, count: int, entry: dict[str, Any]) -> None:
+        sizes = np.asarray(part.sizes[first : first + count], dtype=np.int64)
+        start = 0
+        while start < count:
+            writer = self._open()
+            room = self.max_tokens - writer.tokens
+            cumulative = np.cumsum(sizes[start:])
+            fit = int(np.searchsorted(cumulative, room, side="right"))
+            if fit == 0:
+                if writer.documents:
+                    self.close()
+                    continue
+                fit = 1  # a document longer than a shard gets a shard of its own
+            raw = part.token_range(first + start, first + start + fit)
+            self.inputs.append(
+                {
+                    "path": entry["path"],
+                    "file_index": entry["index"],
+                    "first_document": writer.documents,
+                    "documents": fit,
+                    "tokens": int(sizes[start : start + fit].sum()),
+                }
+            )
+            writer.add_raw(memoryview(np.ascontiguousarray(raw)).cast("B"), sizes[start : start + fit])
+            start += fit
+            if writer.tokens >= self.max_tokens:
+                self.close()
+
+
+def assemble_source(
+    name: str,
+    work: Path,
+    fingerprint: str,
+    files: list[InputFile],
+    shard_dir: Path,
+    dtype: str,
+    max_tokens_per_shard: int,
+) -> dict[str, Any]:
+    """Write ``shard_dir`` from the parts under ``work``; return the source's summary."""
+    by_file: dict[int, tuple[dict, dict]] = {}
+    for part in committed_parts(work / "parts"):
+        for entry in part["files"]:
+            by_file[entry["index"]] = (part, entry)
+    missing = [i for i in range(len(files)) if i not in by_file]
+    if missing:
+        raise BuildIncomplete(
+            f"source '{name}': {len(missing)} input files have no committed output "
+            f"(first: {files[missing[0]].path}); rerun the build to resume"
+        )
+
+    tmp = shard_dir.with_name(f".{shard_dir.name}.assembling-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    roller = _ShardRoller(tmp, dtype, max_tokens_per_shard)
+    opened: dict[str, IndexedDataset] = {}
+    skipped: dict[str, int] = {}
+    examples: dict[str, list[str]] = {}
+    records = documents = tokens = 0
+    for i in range(len(files)):
+        part, entry = by_file[i]
+        records += entry["records"]
+        for reason, n in entry["skipped"].items():
+            skipped[reason] = skipped.get(reason, 0) + n
+            bucket = examples.setdefault(reason, [])
+            bucket.extend(entry["skip_examples"].get(reason, [])[: max(0, 20 - len(bucket))])
+        if entry["written_documents"] == 0:
+            continue
+        prefix = str(work / "parts" / part["prefix"])
+        if prefix not in opened:
+            opened.clear()  # parts are visited mostly in order; keep one open
+            opened[prefix] = IndexedDataset(prefix)
+        roller.append_file(opened[prefix], entry["first_document"], entry["written_documents"], entry)
+        documents += entry["written_documents"]
+        tokens += entry["tokens"]
+    roller.close()
+    opened.clear()
+
+    summary = {
+        "source": name,
+        "fingerprint": fingerprint,
+        "records": records,
+        "documents": documents,
+        "tokens": tokens,
+        "skipped": dict(sorted(skipped.items())),
+        "skip_examples": dict(sorted(examples.items())),
+        "shards": roller.shards,
+    }
+    write_json_atomic(tmp / ASSEMBLED, summary)
+    old = shard_dir.with_name(f".{shard_dir.name}.old-{os.getpid()}")
+    if shard_dir.exists():
+        os.replace(shard_dir, old)
+    os.replace(tmp, shard_dir)
+    shutil.rmtree(old, ignore_errors=True)
+    return summary

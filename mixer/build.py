@@ -1,0 +1,328 @@
+"""``mixer build``: plan, tokenize every source once into parts, assemble shards, write the manifest.
+
+The flow for each source: resolve its inputs (plan time, before any work) → run the datatrove pipeline
+``reader → ShardPartWriter`` on the chosen executor → concatenate the committed parts in canonical file
+order into ``sources/<source>/NNNNN.bin/.idx`` with JSON sidecars. A rerun resumes: files that a
+committed part covers are not read again, and a source whose shards are complete and current is skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mixer import __version__
+from mixer.errors import BuildIncomplete, PlanError
+from mixer.recipe import RecipeBase
+from mixer.sources.base import ResolvedInputs, SourceConfig
+
+MANIFEST = "manifest.json"
+OWNER_FILE = "work/recipe.json"
+FORMAT = "mixer-shards/1"
+PART_TOKENS = 50_000_000  # a task commits a part (a resume point) at the first file boundary past this
+
+Echo = Callable[[str], None]
+
+
+@dataclass
+class SourcePlan:
+    name: str
+    config: SourceConfig
+    inputs: ResolvedInputs
+
+
+@dataclass
+class BuildPlan:
+    """Everything decided before any work: the recipe, the output folder and each source's inputs."""
+
+    recipe: RecipeBase
+    recipe_path: str
+    output: Path
+    sources: list[SourcePlan]
+    warnings: list[str] = field(default_factory=list)
+
+
+def default_output(recipe: RecipeBase) -> Path:
+    return Path("shards") / recipe.name
+
+
+def plan_build(recipe: RecipeBase, recipe_path: str, output: Path | None = None) -> BuildPlan:
+    """Resolve every source's inputs and check the output folder; raise PlanError before any work."""
+    output = Path(output) if output is not None else default_output(recipe)
+    check_output_owner(output, recipe.name)
+    sources, warnings = [], []
+    for name, config in recipe.sources.items():
+        inputs = config.resolve(name)
+        warnings.extend(inputs.warnings)
+        sources.append(SourcePlan(name, config, inputs))
+    if recipe.tokenizer.path is not None and not Path(recipe.tokenizer.path).is_file():
+        raise PlanError(
+            f"tokenizer.path: '{recipe.tokenizer.path}' is not a file; give the path of a tokenizer.json "
+            "(or use tokenizer.train to train one)"
+        )
+    return BuildPlan(recipe, recipe_path, output, sources, warnings)
+
+
+def check_output_owner(output: Path, name: str) -> None:
+    """Refuse an output folder that holds another recipe's build."""
+    for marker in (output / OWNER_FILE, output / MANIFEST):
+        if marker.is_file():
+            try:
+                owner = json.loads(marker.read_text())["recipe"]["name"]
+            except (ValueError, KeyError, TypeError):
+                raise PlanError(f"{marker}: unreadable; is {output} a mixer output folder?") from None
+            if owner != name:
+                raise PlanError(
+                    f"{output} holds the build of recipe '{owner}', not '{name}'; "
+                    f"choose another --output or delete {output}"
+                )
+            return
+    if output.exists() and any(output.iterdir()):
+        raise PlanError(f"{output} exists and is not a mixer output folder; choose another --output or empty it")
+
+
+def describe_plan(plan: BuildPlan) -> str:
+    """The dry-run text: the resolved recipe and, per source, the files matched and their bytes."""
+    import yaml
+
+    lines = [f"# recipe {plan.recipe.name} ({plan.recipe_path}), hash {plan.recipe.content_hash()}"]
+    lines.append(f"# output: {plan.output}")
+    lines.append(yaml.safe_dump(plan.recipe.model_dump(mode="json"), sort_keys=False).rstrip())
+    lines.append("")
+    lines.append("plan:")
+    for sp in plan.sources:
+        total = sp.inputs.total_bytes
+        lines.append(f"  {sp.name} ({sp.config.type}): {len(sp.inputs.files)} files, {human_bytes(total)}")
+        for f in sp.inputs.files[:20]:
+            size = human_bytes(f.bytes) if f.bytes >= 0 else "size unknown"
+            lines.append(f"    {f.path}  {size}")
+        if len(sp.inputs.files) > 20:
+            lines.append(f"    ... and {len(sp.inputs.files) - 20} more")
+    for w in plan.warnings:
+        lines.append(f"warning: {w}")
+    return "\n".join(lines)
+
+
+def human_bytes(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(n) < 1000 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n} B"
+
+
+@dataclass
+class BuildOptions:
+    executor: str | None = None
+    tasks: int | None = None
+    workers: int | None = None
+    echo: Echo = print
+
+
+def run_build(plan: BuildPlan, options: BuildOptions | None = None) -> dict[str, Any]:
+    """Carry out the plan; return the manifest written to ``<output>/manifest.json``."""
+    from mixer.engine import choose_executor
+    from mixer.shards import dtype_for_vocab
+    from mixer.stages.tokenize import write_json_atomic
+    from mixer.tokenizer_setup import prepare_tokenizer
+
+    options = options or BuildOptions()
+    echo = options.echo
+    recipe = plan.recipe
+    output = plan.output
+    output.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(output / OWNER_FILE, {"recipe": {"name": recipe.name, "hash": recipe.content_hash()}})
+    for w in plan.warnings:
+        echo(f"warning: {w}")
+
+    info = prepare_tokenizer(plan, echo)
+    dtype = dtype_for_vocab(info.vocab_size)
+    choice = choose_executor(recipe.executor, type=options.executor, tasks=options.tasks, workers=options.workers)
+    echo(
+        f"tokenizer: {info.vocab_size} ids, EOS {info.eos_token!r} = {info.eos_id}, backend {info.backend}; "
+        f"shards in {dtype.name}; executor {choice.type} ({choice.tasks} tasks, {choice.workers} workers)"
+    )
+
+    results: dict[str, dict[str, Any]] = {}
+    pending = []
+    for sp in plan.sources:
+        result = build_source(plan, sp, info, dtype.name, choice, echo)
+        if result is None:
+            pending.append(sp.name)
+        else:
+            results[sp.name] = result
+    if pending:
+        raise BuildIncomplete(
+            f"submitted {', '.join(pending)} to {choice.type}; when those jobs finish, run the same "
+            "`mixer build` again to assemble the shards and write the manifest"
+        )
+    manifest = make_manifest(plan, info, dtype.name, results)
+    write_json_atomic(output / MANIFEST, manifest)
+    return manifest
+
+
+def source_fingerprint(sp: SourcePlan, info: Any, dtype: str) -> str:
+    """What decides a source's token parts: its recipe block, the input list, the tokenizer and dtype."""
+    import hashlib
+
+    data = {
+        "config": sp.config.model_dump(mode="json"),
+        "files": [f.path for f in sp.inputs.files],
+        "tokenizer": info.fingerprint,
+        "eos_id": info.eos_id,
+        "dtype": dtype,
+        "format": FORMAT,
+    }
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def build_source(plan: BuildPlan, sp: SourcePlan, info: Any, dtype: str, choice: Any, echo: Echo) -> dict | None:
+    """Tokenize one source (resuming) and assemble its shards; None when its jobs were only submitted."""
+    from mixer.assemble import assemble_source, read_assembled
+    from mixer.engine import run_pipeline
+    from mixer.readers.base import FileLedger  # noqa: F401  (the reader owns its ledger)
+    from mixer.stages.tokenize import ShardPartWriter, committed_parts
+    from mixer.tokenizer import Encoder
+
+    fp = source_fingerprint(sp, info, dtype)
+    src_work = plan.output / "work" / "sources" / sp.name
+    work = src_work / fp
+    for stale in src_work.glob("*") if src_work.is_dir() else []:
+        if stale.name != fp:
+            shutil.rmtree(stale, ignore_errors=True)
+    shard_dir = plan.output / "sources" / sp.name
+    assembled = read_assembled(shard_dir, fp)
+    if assembled is not None:
+        echo(f"{sp.name}: up to date ({assembled['documents']:,} documents, {assembled['tokens']:,} tokens)")
+        return assembled
+
+    n_files = len(sp.inputs.files)
+    done = {f["index"] for p in committed_parts(work / "parts") for f in p["files"]}
+    if len(done) < n_files:
+        resumed = f", resuming ({len(done)} of {n_files} files already done)" if done else ""
+        echo(f"{sp.name}: tokenizing {n_files} files, {human_bytes(sp.inputs.total_bytes)}{resumed}")
+        reader = sp.config.reader(sp.name, sp.inputs.files)
+        writer = ShardPartWriter(
+            sp.name,
+            str(work),
+            Encoder(info),
+            dtype,
+            reader.ledger,
+            part_tokens=PART_TOKENS,
+            batch_bytes=plan.recipe.build.batch_bytes,
+        )
+        shutil.rmtree(work / "progress", ignore_errors=True)
+        tasks = min(choice.tasks, n_files - len(done)) if choice.type == "local" else choice.tasks
+        local = type(choice)(choice.type, max(tasks, 1), min(choice.workers, max(tasks, 1)), choice.config)
+        started = time.monotonic()
+        with _Progress(sp.name, work / "progress", sp.inputs.total_bytes, echo):
+            finished = run_pipeline([reader, writer], local, work / "datatrove", f"mixer-{sp.name}")
+        if not finished:
+            return None
+        elapsed = time.monotonic() - started
+        done = {f["index"] for p in committed_parts(work / "parts") for f in p["files"]}
+        if len(done) < n_files:
+            raise BuildIncomplete(
+                f"source '{sp.name}': {n_files - len(done)} of {n_files} files were not processed "
+                f"(a task failed; see {work / 'datatrove' / 'logs'}); rerun the build to resume"
+            )
+        progress = _read_progress(work / "progress")
+        rate = progress["tokens"] / elapsed if elapsed > 0 else 0
+        echo(f"{sp.name}: tokenized {progress['tokens']:,} tokens in {elapsed:.1f}s ({rate / 1e6:.2f}M tokens/s)")
+    return assemble_source(
+        sp.name, work, fp, sp.inputs.files, shard_dir, dtype, plan.recipe.build.max_tokens_per_shard
+    )
+
+
+def _read_progress(folder: Path) -> dict[str, int]:
+    total = {"documents": 0, "tokens": 0, "bytes": 0, "files": 0}
+    for path in folder.glob("*.json") if folder.is_dir() else []:
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue  # being replaced right now
+        for k in total:
+            total[k] += int(data.get(k, 0))
+    return total
+
+
+class _Progress:
+    """Prints a progress line every few seconds while a source's tasks run (from their progress files)."""
+
+    INTERVAL_S = 10.0
+
+    def __init__(self, name: str, folder: Path, total_bytes: int, echo: Echo):
+        self.name, self.folder, self.total_bytes, self.echo = name, folder, total_bytes, echo
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def __enter__(self) -> _Progress:
+        self._started = time.monotonic()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.INTERVAL_S):
+            p = _read_progress(self.folder)
+            elapsed = time.monotonic() - self._started
+            share = f" ({100 * p['bytes'] / self.total_bytes:.0f}% of input)" if self.total_bytes > 0 else ""
+            self.echo(
+                f"  {self.name}: {p['documents']:,} documents, {p['tokens']:,} tokens{share}, "
+                f"{p['tokens'] / max(elapsed, 1e-9) / 1e6:.2f}M tokens/s"
+            )
+
+
+def make_manifest(plan: BuildPlan, info: Any, dtype: str, results: dict[str, dict]) -> dict[str, Any]:
+    recipe = plan.recipe
+    sources = {}
+    for sp in plan.sources:
+        r = results[sp.name]
+        sources[sp.name] = {
+            "type": sp.config.type,
+            "fingerprint": r["fingerprint"],
+            "files": len(sp.inputs.files),
+            "input_bytes": sp.inputs.total_bytes,
+            "records": r["records"],
+            "skipped": r["skipped"],
+            "skip_examples": r["skip_examples"],
+            "documents": r["documents"],
+            "tokens": r["tokens"],
+            "shards": r["shards"],
+        }
+    return {
+        "format": FORMAT,
+        "created_by": f"mixer {__version__}",
+        "recipe": {
+            "name": recipe.name,
+            "hash": recipe.content_hash(),
+            "path": os.path.abspath(plan.recipe_path),
+            "resolved": recipe.model_dump(mode="json"),
+        },
+        "tokenizer": {
+            "path": "tokenizer/tokenizer.json",
+            "fingerprint": info.fingerprint,
+            "vocab_size": info.vocab_size,
+            "eos_id": info.eos_id,
+            "eos_token": info.eos_token,
+            "backend": info.backend,
+        },
+        "dtype": dtype,
+        "eos_id": info.eos_id,
+        "sources": sources,
+        "totals": {
+            "documents": sum(s["documents"] for s in sources.values()),
+            "tokens": sum(s["tokens"] for s in sources.values()),
+            "skipped": sum(sum(s["skipped"].values()) for s in sources.values()),
+        },
+    }

@@ -1,0 +1,184 @@
+"""The ``mixer`` command line: each command translates options into a library call.
+
+Library errors (:class:`~mixer.errors.MixerError`) become a message and exit code 2 here, at the edge.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from mixer import __version__
+from mixer.errors import MixerError
+
+
+def user_errors(fn):
+    """Turn MixerError into a clean message with exit code 2 (a usage problem, fix and rerun)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except MixerError as e:
+            click.echo(f"Error: {e}", err=True)
+            sys.exit(2)
+        except KeyboardInterrupt:
+            click.echo("\nInterrupted. Finished work is kept: run the same command again to resume.", err=True)
+            sys.exit(130)
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="mixer")
+def main() -> None:
+    """Build LLM pretraining data mixtures from a recipe, and inspect what was built.
+
+    \b
+    Example:
+      mixer build recipes/demo.yaml
+    """
+
+
+@main.command()
+@click.argument("recipe", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--output", "-o", type=click.Path(file_okay=False, path_type=Path), help="Output folder [shards/<name>].")
+@click.option("--dry-run", is_flag=True, help="Print the resolved recipe and the plan; write nothing.")
+@click.option("--executor", type=click.Choice(["local", "ray", "slurm"]), help="Override executor.type.")
+@click.option("--tasks", type=click.IntRange(min=1), help="Tasks per source (overrides executor.tasks).")
+@click.option("--workers", type=click.IntRange(min=1), help="Tasks run at once (overrides executor.workers).")
+@user_errors
+def build(recipe: Path, output: Path | None, dry_run: bool, executor: str | None, tasks: int | None, workers: int | None):
+    """Filter, tokenize and shard every source of RECIPE.
+
+    A rerun resumes an interrupted build and skips sources that are up to date.
+
+    \b
+    Example:
+      mixer build recipes/demo.yaml --workers 2
+      mixer build my.yaml --dry-run
+    """
+    from mixer.build import BuildOptions, describe_plan, plan_build, run_build
+    from mixer.recipe import load_recipe
+    from mixer.report import summary_table
+
+    loaded = load_recipe(recipe)
+    plan = plan_build(loaded, str(recipe), output)
+    if dry_run:
+        click.echo(describe_plan(plan))
+        return
+    manifest = run_build(plan, BuildOptions(executor=executor, tasks=tasks, workers=workers, echo=click.echo))
+    click.echo("")
+    click.echo(summary_table(manifest))
+    click.echo(f"\nwrote {plan.output / 'manifest.json'}")
+
+
+@main.command()
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--source", "-s", help="Only this source.")
+@click.option("--n", "count", type=click.IntRange(min=0), default=2, show_default=True, help="Documents to decode.")
+@click.option("--doc", "doc", type=click.IntRange(min=0), help="Decode this document (index within the source).")
+@click.option("--max-chars", type=click.IntRange(min=1), default=600, show_default=True, help="Cut decoded text.")
+@user_errors
+def inspect(folder: Path, source: str | None, count: int, doc: int | None, max_chars: int):
+    """Show what a build produced: per-source documents and tokens, and decoded documents.
+
+    \b
+    Example:
+      mixer inspect shards/demo
+      mixer inspect shards/demo --source code --doc 12
+    """
+    from mixer.inspect import inspect_output
+
+    click.echo(inspect_output(folder, source=source, count=count, doc=doc, max_chars=max_chars))
+
+
+@main.command()
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write to a file.")
+def schema(output: Path | None):
+    """Print the JSON Schema of recipes (for editor validation and completion).
+
+    \b
+    Example:
+      mixer schema -o recipe.schema.json
+    """
+    from mixer.recipe import recipe_json_schema
+
+    text = json.dumps(recipe_json_schema(), indent=2)
+    if output:
+        output.write_text(text + "\n")
+        click.echo(f"wrote {output}")
+    else:
+        click.echo(text)
+
+
+@main.group()
+def tokenizer() -> None:
+    """Tokenizer tools."""
+
+
+@tokenizer.command("train")
+@click.argument("recipe", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--vocab-size", type=click.IntRange(min=260), help="Override tokenizer.train.vocab_size.")
+@click.option("--sample-bytes", type=click.IntRange(min=1), help="Override tokenizer.train.sample_bytes.")
+@click.option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), required=True, help="tokenizer.json to write.")
+@user_errors
+def tokenizer_train(recipe: Path, vocab_size: int | None, sample_bytes: int | None, out: Path):
+    """Train a byte-level BPE on a sample of RECIPE's sources, as `tokenizer.train` would.
+
+    \b
+    Example:
+      mixer tokenizer train recipes/demo.yaml --vocab-size 32000 -o tok/tokenizer.json
+    """
+    from mixer.recipe import TokenizerTraining, load_recipe
+    from mixer.sources.base import InputFile  # noqa: F401
+    from mixer.tokenizer import train_bpe
+    from mixer.tokenizer_setup import sample_texts
+
+    loaded = load_recipe(recipe)
+    base = loaded.tokenizer.train
+    if base is None and vocab_size is None:
+        raise MixerError("the recipe has no tokenizer.train block: pass --vocab-size")
+    settings = (base.model_dump() if base else {"vocab_size": vocab_size}) | (
+        {"vocab_size": vocab_size} if vocab_size else {}
+    )
+    if sample_bytes:
+        settings["sample_bytes"] = sample_bytes
+    train = TokenizerTraining.model_validate(settings)
+    sources = [(name, cfg, cfg.resolve(name).files) for name, cfg in loaded.sources.items()]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    train_bpe(
+        sample_texts(sources, train.sample_bytes),
+        vocab_size=train.vocab_size,
+        special_tokens=train.special_tokens,
+        min_frequency=train.min_frequency,
+        out_path=out,
+    )
+    click.echo(f"wrote {out} ({train.vocab_size} ids, EOS {train.special_tokens[0]!r})")
+
+
+@main.command("sample-corpus")
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path), default=Path("data/sample"))
+@click.option("--min-bytes", type=click.IntRange(min=0), default=30_000_000, show_default=True)
+@user_errors
+def sample_corpus(folder: Path, min_bytes: int):
+    """Gather the embedded sample corpus (real text and code found on this machine) into FOLDER.
+
+    \b
+    Example:
+      mixer sample-corpus data/sample
+    """
+    from mixer.samplecorpus import SampleCorpusError, gather_sample_corpus
+
+    try:
+        summary = gather_sample_corpus(folder, min_bytes=min_bytes)
+    except SampleCorpusError as e:
+        raise MixerError(str(e)) from None
+    for part in summary.parts.values():
+        click.echo(f"{part.name:8s} {part.format:10s} {len(part.files):4d} files {part.documents:7,d} documents "
+                   f"{part.text_bytes / 1e6:7.1f} MB")
+    click.echo(f"total {summary.total_bytes / 1e6:.1f} MB in {folder}")

@@ -1,0 +1,117 @@
+"""Running pipelines on datatrove's executors: local processes, a Ray cluster, or Slurm jobs."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from mixer.errors import MissingDependency, PlanError
+from mixer.recipe import ExecutorConfig
+
+
+@dataclass(frozen=True)
+class ExecutorChoice:
+    """The executor settings in force after the CLI's flags override the recipe's ``executor:`` block."""
+
+    type: str
+    tasks: int
+    workers: int
+    config: ExecutorConfig
+
+
+def choose_executor(
+    config: ExecutorConfig, *, type: str | None = None, tasks: int | None = None, workers: int | None = None
+) -> ExecutorChoice:
+    kind = type or config.type
+    if kind == "slurm" and config.slurm is None:
+        raise PlanError("--executor slurm needs an executor.slurm block in the recipe (at least its partition)")
+    cpus = os.cpu_count() or 1
+    tasks = tasks or config.tasks or cpus
+    workers = workers or config.workers or min(tasks, cpus)
+    return ExecutorChoice(type=kind, tasks=tasks, workers=min(workers, tasks), config=config)
+
+
+def quiet_datatrove_console() -> None:
+    """Keep datatrove's per-task INFO chatter in its log files; only warnings reach the console.
+
+    datatrove's task logger prints every INFO line of every task to stderr; mixer prints its own
+    progress instead. The task log files (``work/.../logs/``) keep the full DEBUG log.
+    """
+    import datatrove.executor.base as executor_base
+    from loguru import logger
+
+    if getattr(executor_base.add_task_logger, "_mixer_quiet", False):
+        return
+    original = executor_base.add_task_logger
+
+    def add_task_logger(logging_dir, rank, local_rank=0, node_rank=-1):
+        logfile = original(logging_dir, rank, local_rank, node_rank)
+        logger.remove()
+        logger.add(logfile, level="DEBUG", colorize=False)
+        if os.environ.get("MIXER_VERBOSE"):
+            logger.add(sys.stderr, level="INFO")
+        else:
+            logger.add(sys.stderr, level="WARNING", format="{level}: {message}")
+        return logfile
+
+    add_task_logger._mixer_quiet = True  # type: ignore[attr-defined]
+    executor_base.add_task_logger = add_task_logger
+
+
+def run_pipeline(pipeline: list, choice: ExecutorChoice, logging_dir: Path, job_name: str) -> bool:
+    """Run ``pipeline`` over ``choice.tasks`` tasks; return True when it finished here (False: submitted)."""
+    quiet_datatrove_console()
+    if choice.type == "local":
+        from datatrove.executor import LocalPipelineExecutor
+
+        executor = LocalPipelineExecutor(
+            pipeline,
+            tasks=choice.tasks,
+            workers=choice.workers,
+            logging_dir=str(logging_dir),
+            skip_completed=False,  # mixer resumes per input file, which is finer than per task
+        )
+        executor.run()
+        return True
+    if choice.type == "ray":
+        try:
+            import ray
+            from datatrove.executor.ray import RayPipelineExecutor
+        except ImportError as e:
+            raise MissingDependency("ray", "executor.type: ray", extra="ray") from e
+        settings = choice.config.ray
+        if not ray.is_initialized():
+            ray.init(address=settings.address if settings else None, log_to_driver=False, include_dashboard=False)
+        executor = RayPipelineExecutor(
+            pipeline,
+            tasks=choice.tasks,
+            workers=choice.workers,
+            logging_dir=str(logging_dir),
+            skip_completed=False,
+            cpus_per_task=settings.cpus_per_task if settings else 1,
+        )
+        executor.run()
+        return True
+    from datatrove.executor import SlurmPipelineExecutor
+
+    slurm = choice.config.slurm
+    assert slurm is not None  # choose_executor checked it
+    executor = SlurmPipelineExecutor(
+        pipeline,
+        tasks=choice.tasks,
+        workers=choice.workers,
+        time=slurm.time,
+        partition=slurm.partition,
+        cpus_per_task=slurm.cpus_per_task,
+        mem_per_cpu_gb=slurm.mem_per_cpu_gb,
+        qos=slurm.qos or "normal",
+        sbatch_args=dict(slurm.sbatch_args),
+        env_command=slurm.env_command,
+        job_name=job_name,
+        logging_dir=str(logging_dir),
+        skip_completed=False,
+    )
+    executor.run()
+    return False

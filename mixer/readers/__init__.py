@@ -1,0 +1,1 @@
+"""datatrove reader steps for each source kind (imported only by the build, never by the recipe)."""

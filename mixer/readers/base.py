@@ -1,0 +1,146 @@
+"""The reader step every source kind shares: explicit file lists, per-file resume, counted skips.
+
+datatrove's disk readers shard a folder by rank and log a warning for a bad line. mixer needs more: the
+canonical file order is fixed at plan time (so output does not depend on the number of tasks), files
+already committed by an earlier, interrupted run are skipped, and every record that cannot become a
+document is counted with its reason, file and line. A kind implements :meth:`MixerReader.records`; this
+class owns the loop, the document construction and the bookkeeping.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from datatrove.data import Document, DocumentsPipeline
+from datatrove.pipeline.readers.base import BaseReader
+
+from mixer.sources.base import InputFile, describe_record_keys
+
+SKIP_EXAMPLES = 20
+# skips that stand for a whole file (or its unreadable rest), not for one record
+FILE_LEVEL_SKIPS = frozenset({"unreadable_file", "truncated_file", "missing_text_column"})
+
+
+@dataclass
+class Skip:
+    """A record that could not be read: the reason and where."""
+
+    reason: str
+    line: int
+    detail: str = ""
+
+
+@dataclass
+class FileReport:
+    """What reading one input file produced (kept in the part sidecar, summed into the manifest)."""
+
+    index: int
+    path: str
+    records: int = 0
+    documents: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+    skip_examples: dict[str, list[str]] = field(default_factory=dict)
+
+    def skip(self, reason: str, where: str) -> None:
+        self.skipped[reason] = self.skipped.get(reason, 0) + 1
+        examples = self.skip_examples.setdefault(reason, [])
+        if len(examples) < SKIP_EXAMPLES:
+            examples.append(where)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "path": self.path,
+            "records": self.records,
+            "documents": self.documents,
+            "skipped": dict(sorted(self.skipped.items())),
+            "skip_examples": dict(sorted(self.skip_examples.items())),
+        }
+
+
+class FileLedger:
+    """Shared by a task's reader and its shard writer: which files are finished and what they yielded.
+
+    Both steps are pickled together into the task, so they keep pointing at the same ledger.
+    """
+
+    def __init__(self) -> None:
+        self.done_files: set[int] = set()  # committed by earlier runs: never read again
+        self.finished: list[FileReport] = []  # read completely in this run, in order
+        self.current: FileReport | None = None
+
+    def reset(self, done_files: set[int]) -> None:
+        self.done_files = set(done_files)
+        self.finished = []
+        self.current = None
+
+    def take_finished(self) -> list[FileReport]:
+        out, self.finished = self.finished, []
+        return out
+
+
+class MixerReader(BaseReader):
+    """Read an explicit list of files; task ``rank`` of ``world_size`` takes files ``rank::world_size``."""
+
+    type = "📖 - READER"
+
+    def __init__(self, source: str, files: list[InputFile], *, text_key: str = "text", id_key: str = "id"):
+        super().__init__(text_key=text_key, id_key=id_key)
+        self.source = source
+        self.files = [f.path for f in files]
+        self.ledger = FileLedger()
+
+    def records(self, path: str) -> Iterator[tuple[int, Any]]:
+        """Yield ``(line or row number, record)``; a :class:`Skip` in place of a record counts a skip."""
+        raise NotImplementedError
+
+    def document(self, record: Any, path: str, index: int, line: int) -> Document | Skip:
+        """The document for one record, or the reason it cannot be one."""
+        if not isinstance(record, dict):
+            return Skip("not_an_object", line, type(record).__name__)
+        text = record.get(self.text_key, _MISSING)
+        if text is _MISSING:
+            return Skip("missing_text_field", line, f"keys: {describe_record_keys(record)}")
+        if not isinstance(text, str):
+            return Skip("text_not_a_string", line, type(text).__name__)
+        if not text.strip():
+            return Skip("empty_text", line)
+        doc_id = record.get(self.id_key)
+        metadata = {k: v for k, v in record.items() if k != self.text_key and k != self.id_key}
+        metadata.update(source=self.source, origin=f"{path}:{line}", file_index=index)
+        return Document(
+            text=text, id=str(doc_id) if doc_id is not None else f"{self.source}/{index}/{line}", metadata=metadata
+        )
+
+    def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        if data:
+            yield from data
+        ledger = self.ledger
+        for index in range(rank, len(self.files), world_size):
+            if index in ledger.done_files:
+                continue
+            path = self.files[index]
+            report = FileReport(index=index, path=path)
+            ledger.current = report
+            self.stat_update("input_files")
+            for line, record in self.records(path):
+                if not isinstance(record, Skip) or record.reason not in FILE_LEVEL_SKIPS:
+                    report.records += 1
+                if not isinstance(record, Skip):
+                    with self.track_time():
+                        record = self.document(record, path, index, line)
+                if isinstance(record, Skip):
+                    detail = f" ({record.detail})" if record.detail else ""
+                    report.skip(record.reason, f"{path}:{record.line}{detail}")
+                    self.stat_update(f"skipped_{record.reason}")
+                    continue
+                report.documents += 1
+                self.stat_update("documents")
+                yield record
+            ledger.current = None
+            ledger.finished.append(report)
+
+
+_MISSING = object()

@@ -1,0 +1,272 @@
+"""The recipe: what to build, validated before any work and hashed so outputs know where they came from.
+
+Recipes are YAML documents loaded into pydantic models. pydantic was chosen over dataclasses because it
+gives, for free, the three things a recipe needs most: rejection of unknown keys, error locations as
+key paths (``sources.web.paths[0]``), and a JSON Schema for editors (``mixer schema``).
+
+This module imports only pydantic and PyYAML (plus the source kinds' models), so the trainer can load a
+recipe on a GPU machine that lacks the build stack.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import Field, ValidationError, create_model, field_validator, model_validator
+
+from mixer.errors import RecipeError
+from mixer.sources.base import SourceConfig, StrictModel, source_types
+from mixer.yamlload import KeyPath, YamlError, format_path, load_yaml
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+
+
+class TokenizerTraining(StrictModel):
+    """Train a GPT-2-style byte-level BPE on a sample of the recipe's sources."""
+
+    vocab_size: int = Field(ge=260, le=1_000_000, description="Vocabulary size, special tokens included.")
+    sample_bytes: int = Field(
+        default=20_000_000, gt=0, description="Bytes of text sampled (evenly across sources) to train on."
+    )
+    min_frequency: int = Field(default=2, ge=1, description="Minimum pair frequency for a merge.")
+    special_tokens: list[str] = Field(
+        default=["<|endoftext|>"], min_length=1, description="Special tokens; the first is the EOS token."
+    )
+
+
+class TokenizerConfig(StrictModel):
+    """Which tokenizer turns text into ids. Give exactly one of ``path``, ``hub`` or ``train``."""
+
+    path: str | None = Field(default=None, description="Path to a Hugging Face `tokenizer.json`.")
+    hub: str | None = Field(default=None, description="Hugging Face Hub model name (downloads it).")
+    train: TokenizerTraining | None = Field(default=None, description="Train a byte-level BPE.")
+    eos: str | None = Field(default=None, description="EOS token appended to every document (detected if unset).")
+    backend: Literal["auto", "hf", "tiktoken"] = Field(
+        default="auto",
+        description="Encoding backend. `auto` uses tiktoken when it gives ids identical to HF tokenizers.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        return {"path": value} if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> TokenizerConfig:
+        given = [k for k in ("path", "hub", "train") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "give exactly one of tokenizer.path (a tokenizer.json), tokenizer.hub (a Hub name) "
+                f"or tokenizer.train (train a BPE); got {', '.join(given) or 'none'}"
+            )
+        return self
+
+
+class SlurmSettings(StrictModel):
+    partition: str = Field(description="Slurm partition to submit to.")
+    time: str = Field(default="24:00:00", description="Time limit per task.")
+    cpus_per_task: int = Field(default=1, ge=1)
+    mem_per_cpu_gb: int = Field(default=2, ge=1)
+    qos: str | None = None
+    sbatch_args: dict[str, str] = Field(default_factory=dict, description="Extra #SBATCH options.")
+    env_command: str | None = Field(default=None, description="Shell command run before each task.")
+
+
+class RaySettings(StrictModel):
+    address: str | None = Field(default=None, description="Ray cluster address; a local Ray starts when unset.")
+    cpus_per_task: int = Field(default=1, ge=1)
+
+
+class ExecutorConfig(StrictModel):
+    """Where the pipeline runs: datatrove's local, Ray or Slurm executor."""
+
+    type: Literal["local", "ray", "slurm"] = "local"
+    tasks: int | None = Field(default=None, ge=1, description="Tasks per source (default: the CPU count).")
+    workers: int | None = Field(default=None, ge=1, description="Tasks run at once (default: all).")
+    slurm: SlurmSettings | None = None
+    ray: RaySettings | None = None
+
+    @model_validator(mode="after")
+    def _settings_match(self) -> ExecutorConfig:
+        if self.type == "slurm" and self.slurm is None:
+            raise ValueError("executor.type is slurm: add an executor.slurm block (at least its partition)")
+        return self
+
+
+class BuildSettings(StrictModel):
+    max_tokens_per_shard: int = Field(
+        default=1_000_000_000, gt=0, description="A source shard rolls over before exceeding this many tokens."
+    )
+    batch_bytes: int = Field(default=4_000_000, gt=0, description="Text tokenized per batch by each task.")
+
+
+class RecipeBase(StrictModel):
+    name: str = Field(pattern=NAME_PATTERN, description="Recipe name; output goes to shards/<name>.")
+    description: str = ""
+    seed: int = Field(default=0, ge=0, description="Seed for every random choice of the build.")
+    tokenizer: TokenizerConfig
+    executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
+    build: BuildSettings = Field(default_factory=BuildSettings)
+
+    @field_validator("sources", mode="after", check_fields=False)
+    @classmethod
+    def _source_names(cls, sources: dict[str, SourceConfig]) -> dict[str, SourceConfig]:
+        import re
+
+        for name in sources:
+            if not re.match(NAME_PATTERN, name):
+                raise ValueError(f"source name '{name}' must be letters, digits, '.', '_' or '-'")
+        if not sources:
+            raise ValueError("a recipe needs at least one source")
+        return sources
+
+    def content_hash(self) -> str:
+        """Hash of everything that decides the output bytes (not where or how fast it runs)."""
+        data = self.model_dump(mode="json", exclude={"executor", "description"})
+        return "sha256:" + hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+@lru_cache(maxsize=4)
+def _recipe_model(kinds: tuple[str, ...]) -> type[RecipeBase]:
+    types = source_types()
+    members = tuple(types[k] for k in kinds)
+    source = Annotated[Union[members], Field(discriminator="type")] if len(members) > 1 else members[0]  # noqa: UP007
+    return create_model(
+        "Recipe",
+        __base__=RecipeBase,
+        sources=(dict[str, source], Field(description="Named sources of documents.")),  # type: ignore[valid-type]
+    )
+
+
+def recipe_model() -> type[RecipeBase]:
+    """The recipe model over the source kinds registered now."""
+    return _recipe_model(tuple(sorted(source_types())))
+
+
+Recipe = RecipeBase  # the type to annotate with; instances come from recipe_model()
+
+
+def recipe_json_schema() -> dict[str, Any]:
+    schema = recipe_model().model_json_schema()
+    schema["title"] = "mixer recipe"
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    return schema
+
+
+def parse_recipe(data: Any, source: str = "<recipe>", lines: dict[KeyPath, int] | None = None) -> RecipeBase:
+    """Validate plain data as a recipe; raise :class:`RecipeError` with one line per problem."""
+    if not isinstance(data, dict):
+        raise RecipeError(source, ["the recipe must be a mapping of keys (name, tokenizer, sources, ...)"])
+    _check_source_types(data, source)
+    try:
+        return recipe_model().model_validate(data)
+    except ValidationError as e:
+        raise RecipeError(source, [_describe(err, lines or {}) for err in e.errors()]) from None
+
+
+def load_recipe(path: str | os.PathLike[str]) -> RecipeBase:
+    """Read and validate a recipe file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RecipeError(str(path), ["file not found; give the path to a recipe YAML file"]) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise RecipeError(str(path), [f"cannot read the file: {e}"]) from None
+    try:
+        data, lines = load_yaml(text, str(path))
+    except YamlError as e:
+        raise RecipeError(str(path), [str(e).removeprefix(f"{path}, ").removeprefix(f"{path}: ")]) from None
+    return parse_recipe(data, str(path), lines)
+
+
+def _check_source_types(data: dict, source: str) -> None:
+    """Name the valid kinds when ``type`` is missing or unknown (pydantic's union message is opaque)."""
+    sources = data.get("sources")
+    if not isinstance(sources, dict):
+        return
+    kinds = sorted(source_types())
+    problems = []
+    for name, block in sources.items():
+        if not isinstance(block, dict):
+            problems.append(f"sources.{name}: must be a mapping with a `type` ({', '.join(kinds)})")
+        elif "type" not in block:
+            problems.append(f"sources.{name}.type: missing; set it to one of {', '.join(kinds)}")
+        elif block["type"] not in kinds:
+            problems.append(f"sources.{name}.type: unknown kind '{block['type']}'; valid kinds: {', '.join(kinds)}")
+    if problems:
+        raise RecipeError(source, problems)
+
+
+def _describe(err: dict[str, Any], lines: dict[KeyPath, int]) -> str:
+    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p in source_types() and _is_union_tag(err, p)))
+    loc = tuple(p for p in loc if p not in ("function-after[_exactly_one(), TokenizerConfig]",))
+    where = format_path(loc)
+    line = _line_for(loc, lines)
+    at = f" (line {line})" if line else ""
+    kind, msg = err["type"], err["msg"]
+    if kind == "extra_forbidden":
+        parent = loc[:-1]
+        raw = err["loc"]
+        if len(parent) == 2 and parent[0] == "sources" and len(raw) > 2 and raw[2] in source_types():
+            fields = [f for f in source_types()[raw[2]].model_fields]
+            valid = f" (valid keys for type {raw[2]}: {', '.join(fields)})"
+        else:
+            valid = _valid_keys(parent)
+        return f"{where}{at}: unknown key '{loc[-1]}'; remove it or check its spelling{valid}"
+    if kind == "missing":
+        return f"{where}{at}: required key is missing"
+    if msg.startswith("Value error, "):
+        msg = msg.removeprefix("Value error, ")
+    return f"{where}{at}: {msg} (got {err.get('input')!r})" if kind != "value_error" else f"{where}{at}: {msg}"
+
+
+def _is_union_tag(err: dict[str, Any], part: str) -> bool:
+    # pydantic inserts the discriminator value into the location: sources.web.jsonl.paths
+    loc = list(err["loc"])
+    i = loc.index(part)
+    return i >= 2 and loc[i - 2] == "sources"
+
+
+def _line_for(loc: tuple, lines: dict[KeyPath, int]) -> int | None:
+    while loc:
+        if loc in lines:
+            return lines[loc]
+        loc = loc[:-1]
+    return None
+
+
+def _valid_keys(parent: tuple) -> str:
+    model: Any = recipe_model()
+    try:
+        for part in parent:
+            if isinstance(part, int):
+                continue
+            if model is recipe_model() and part == "sources":
+                return ""
+            field = model.model_fields[part]
+            model = _model_of(field.annotation)
+            if model is None:
+                return ""
+    except KeyError:
+        return ""
+    if parent and parent[0] == "sources" and len(parent) == 2:
+        return ""
+    return f" (valid keys: {', '.join(model.model_fields)})" if model is not None else ""
+
+
+def _model_of(annotation: Any) -> Any:
+    from typing import get_args
+
+    if isinstance(annotation, type) and issubclass(annotation, StrictModel):
+        return annotation
+    for arg in get_args(annotation):
+        found = _model_of(arg)
+        if found is not None:
+            return found
+    return None

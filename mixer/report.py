@@ -1,0 +1,42 @@
+"""Human-readable summaries of a build (terminal tables)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def format_table(headers: list[str], rows: list[list[Any]], right: set[int] | None = None) -> str:
+    """A plain-text table; columns in ``right`` (by index) are right-aligned."""
+    right = right if right is not None else set(range(1, len(headers)))
+    cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+
+    def line(row: list[str]) -> str:
+        return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths)))
+
+    out = [line(cells[0]), "  ".join("-" * w for w in widths)]
+    out += [line(r) for r in cells[1:]]
+    return "\n".join(out)
+
+
+def summary_table(manifest: dict[str, Any]) -> str:
+    """Per source: files, records read, skipped (with reasons), documents and tokens written, shards."""
+    rows = []
+    for name, s in manifest["sources"].items():
+        skipped = sum(s["skipped"].values())
+        rows.append([name, s["type"], s["files"], f"{s['records']:,}", f"{skipped:,}", f"{s['documents']:,}",
+                     f"{s['tokens']:,}", len(s["shards"])])
+    t = manifest["totals"]
+    rows.append(["total", "", sum(s["files"] for s in manifest["sources"].values()),
+                 f"{sum(s['records'] for s in manifest['sources'].values()):,}", f"{t['skipped']:,}",
+                 f"{t['documents']:,}", f"{t['tokens']:,}", sum(len(s["shards"]) for s in manifest["sources"].values())])
+    table = format_table(["source", "type", "files", "records", "skipped", "documents", "tokens", "shards"], rows,
+                         right={2, 3, 4, 5, 6, 7})
+    notes = []
+    for name, s in manifest["sources"].items():
+        for reason, n in s["skipped"].items():
+            example = (s["skip_examples"].get(reason) or ["?"])[0]
+            notes.append(f"  {name}: {n:,} skipped as {reason} (e.g. {example})")
+    if notes:
+        table += "\n\nskipped records (all locations: manifest.json, work/):\n" + "\n".join(notes)
+    return table

@@ -1,0 +1,141 @@
+"""What every source kind shares: its recipe model, file resolution, and the registry of kinds.
+
+A source kind is a pydantic model registered under its ``type:`` name. The model validates the recipe's
+block and knows how to (a) resolve its inputs into an ordered list of work units (files) and (b) build
+the datatrove reader step that turns one unit into documents. This module imports no pipeline code, so
+the recipe (and the trainer that loads it) stays importable without datatrove.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from datatrove.pipeline.base import PipelineStep
+
+
+class StrictModel(BaseModel):
+    """Recipe models reject unknown keys, so a typo is an error rather than a silently ignored setting."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """One unit of work: a file (or a remote data file) and its size in bytes (-1 when unknown)."""
+
+    path: str
+    bytes: int
+
+
+@dataclass
+class ResolvedInputs:
+    """A source's inputs in their canonical order, with warnings for patterns that matched nothing."""
+
+    files: list[InputFile]
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(f.bytes for f in self.files if f.bytes > 0)
+
+
+class SourceConfig(StrictModel):
+    """Base of every source kind's recipe block."""
+
+    kind: ClassVar[str] = ""
+    type: str = Field(description="Source kind.")
+
+    def resolve(self, name: str) -> ResolvedInputs:
+        """The ordered, de-duplicated inputs; raise :class:`~mixer.errors.PlanError` when there are none."""
+        raise NotImplementedError
+
+    def reader(self, name: str, files: list[InputFile]) -> PipelineStep:
+        """The datatrove reader step over ``files`` (indices into this list are the file indices)."""
+        raise NotImplementedError
+
+
+class GlobSource(SourceConfig):
+    """A source read from local files matched by glob patterns."""
+
+    paths: list[str] = Field(
+        min_length=1,
+        description="Files or glob patterns (`**` recurses), relative to the working directory. "
+        "Matches are taken in pattern order, sorted within each pattern; a file matched twice is read once.",
+    )
+
+    # file name suffixes this kind reads when a pattern names a directory
+    directory_suffixes: ClassVar[tuple[str, ...]] = ()
+
+    def resolve(self, name: str) -> ResolvedInputs:
+        from mixer.errors import PlanError
+
+        seen: set[str] = set()
+        files: list[InputFile] = []
+        warnings: list[str] = []
+        for i, pattern in enumerate(self.paths):
+            matches = expand_pattern(pattern, self.directory_suffixes)
+            if not matches:
+                warnings.append(f"sources.{name}.paths[{i}]: '{pattern}' matched no files")
+            for path in matches:
+                real = os.path.realpath(path)
+                if real in seen:
+                    continue
+                seen.add(real)
+                files.append(InputFile(path=path, bytes=os.path.getsize(path)))
+        if not files:
+            raise PlanError(
+                f"source '{name}': none of its paths matched a file ({', '.join(map(repr, self.paths))}); "
+                f"check sources.{name}.paths (relative paths are taken from the working directory {os.getcwd()})"
+            )
+        return ResolvedInputs(files=files, warnings=warnings)
+
+
+def expand_pattern(pattern: str, directory_suffixes: tuple[str, ...]) -> list[str]:
+    """Sorted regular files matching ``pattern``; a directory stands for the files under it with the given suffixes."""
+    pattern = os.path.expanduser(pattern)
+    out: list[str] = []
+    for match in sorted(glob.glob(pattern, recursive=True)):
+        if os.path.isdir(match):
+            if not directory_suffixes:
+                continue
+            for root, dirs, names in os.walk(match):
+                dirs.sort()
+                for n in sorted(names):
+                    if n.lower().endswith(directory_suffixes):
+                        path = os.path.join(root, n)
+                        if os.path.isfile(path):
+                            out.append(path)
+        elif os.path.isfile(match):
+            out.append(match)
+    return out
+
+
+SOURCE_TYPES: dict[str, type[SourceConfig]] = {}
+
+
+def register_source(cls: type[SourceConfig]) -> type[SourceConfig]:
+    """Class decorator: make ``cls`` available as ``type: <cls.kind>`` in recipes."""
+    if not cls.kind:
+        raise ValueError(f"{cls.__name__} has no kind")
+    SOURCE_TYPES[cls.kind] = cls
+    return cls
+
+
+def source_types() -> dict[str, type[SourceConfig]]:
+    """All registered source kinds (importing the built-in ones first)."""
+    import mixer.sources  # noqa: F401  (registers the built-in kinds)
+
+    return dict(SOURCE_TYPES)
+
+
+def describe_record_keys(record: Any) -> str:
+    if isinstance(record, dict):
+        return ", ".join(map(str, list(record)[:12])) or "(none)"
+    return type(record).__name__
