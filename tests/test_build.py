@@ -1,0 +1,181 @@
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import recipe_text, write_jsonl
+from mixer.cli import main
+from mixer.inspect import SourceDocuments, load_manifest
+from mixer.shards import IndexedDataset
+from mixer.tokenizer import Encoder, load_tokenizer_info
+
+
+def build(tmp_path: Path, text: str, *args: str, out: str = "out"):
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(text)
+    result = CliRunner().invoke(main, ["build", str(recipe), "-o", str(tmp_path / out), *args])
+    return result, tmp_path / out
+
+
+@pytest.fixture(scope="module")
+def built(corpus, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("build")
+    result, out = build(tmp, recipe_text(corpus["root"]), "--tasks", "2", "--workers", "1")
+    assert result.exit_code == 0, result.output
+    return out, result.output
+
+
+def decode_all(out: Path, source: str) -> list[str]:
+    manifest = load_manifest(out)
+    tok = manifest["tokenizer"]
+    encoder = Encoder(load_tokenizer_info(out / tok["path"], eos_token=tok["eos_token"], backend="hf"))
+    docs = SourceDocuments(out, source, manifest["sources"][source])
+    return [encoder.decode([int(t) for t in docs[i]]) for i in range(len(docs))]
+
+
+@pytest.mark.parametrize("source", ["web", "code", "notes"])
+def test_every_document_decodes_to_its_text_plus_eos(built, corpus, source):
+    out, _ = built
+    assert decode_all(out, source) == [t + "<|endoftext|>" for t in corpus[source]]
+
+
+def test_manifest_counts_and_sidecars(built, corpus):
+    out, output = built
+    manifest = load_manifest(out)
+    assert manifest["dtype"] == "uint16" and manifest["tokenizer"]["vocab_size"] == 600
+    eos = manifest["eos_id"]
+    for name in ("web", "code", "notes"):
+        s = manifest["sources"][name]
+        assert s["documents"] == len(corpus[name]) and s["skipped"] == {}
+        [shard] = s["shards"]
+        ds = IndexedDataset(out / "sources" / name / shard["name"])
+        assert len(ds) == s["documents"] and ds.num_tokens == s["tokens"] == shard["tokens"]
+        assert all(int(doc[-1]) == eos and eos not in doc[:-1].tolist() for doc in ds)
+        sidecar = json.loads((out / "sources" / name / f"{shard['name']}.json").read_text())
+        assert sidecar["documents"] == s["documents"] and sidecar["tokens"] == s["tokens"]
+        assert sum(i["documents"] for i in sidecar["inputs"]) == s["documents"]
+        import hashlib
+
+        assert sidecar["bin_sha256"] == hashlib.sha256(ds.prefix.with_suffix(".bin").read_bytes()).hexdigest()
+    assert manifest["sources"]["web"]["files"] == 3 and manifest["sources"]["notes"]["files"] == 20
+    assert "total" in output and "wrote" in output
+
+
+def test_rerun_is_up_to_date_and_changes_nothing(built, tmp_path):
+    out, _ = built
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file() and "work" not in p.parts}
+    recipe = out.parent / "recipe.yaml"
+    result = CliRunner().invoke(main, ["build", str(recipe), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert result.output.count("up to date") == 3
+    after = {p: p.read_bytes() for p in out.rglob("*") if p.is_file() and "work" not in p.parts}
+    assert before == after
+
+
+def test_output_is_independent_of_task_count(corpus, tmp_path):
+    text = recipe_text(corpus["root"])
+    r1, one = build(tmp_path, text, "--tasks", "1", out="one")
+    r2, three = build(tmp_path, text, "--tasks", "3", "--workers", "2", out="three")
+    assert r1.exit_code == 0 and r2.exit_code == 0, r1.output + r2.output
+    files = sorted(p.relative_to(one) for p in one.rglob("*") if p.is_file() and "work" not in p.parts)
+    assert files == sorted(p.relative_to(three) for p in three.rglob("*") if p.is_file() and "work" not in p.parts)
+    for rel in files:
+        if rel.name != "manifest.json":
+            assert (one / rel).read_bytes() == (three / rel).read_bytes(), rel
+    m1, m3 = load_manifest(one), load_manifest(three)
+    assert m1["sources"] == m3["sources"]
+
+
+def test_shards_roll_over_at_the_token_limit(corpus, tmp_path):
+    result, out = build(tmp_path, recipe_text(corpus["root"], extra="build: {max_tokens_per_shard: 3000}\n"))
+    assert result.exit_code == 0, result.output
+    manifest = load_manifest(out)
+    shards = manifest["sources"]["web"]["shards"]
+    assert len(shards) > 1
+    for shard in shards:
+        ds = IndexedDataset(out / "sources" / "web" / shard["name"])
+        assert ds.num_tokens <= 3000 or len(ds) == 1
+    assert decode_all(out, "web") == [t + "<|endoftext|>" for t in corpus["web"]]
+
+
+def test_bad_records_are_counted_with_file_and_line(corpus, tmp_path):
+    bad = tmp_path / "bad"
+    good = {"text": "a fine document", "id": "g"}
+    write_jsonl(bad / "mixed.jsonl", [good, b"{not json\n", b'{"text": "caf\xe9"}\n', {"body": "no text"},
+                                       {"text": 5}, {"text": "   "}, [1, 2], good])
+    truncated = gzip.compress(b"".join(json.dumps({"text": f"doc {i} " * 50}).encode() + b"\n" for i in range(200)))
+    (bad / "cut.jsonl.gz").write_bytes(truncated[: len(truncated) // 2])
+    text = f"""\
+name: bad
+tokenizer: {{train: {{vocab_size: 300, sample_bytes: 50000}}}}
+sources:
+  web: {{type: jsonl, paths: ["{bad}/*.jsonl", "{bad}/*.gz", "{bad}/missing-*.jsonl"]}}
+"""
+    result, out = build(tmp_path, text)
+    assert result.exit_code == 0, result.output
+    s = load_manifest(out)["sources"]["web"]
+    cut_docs = s["documents"] - 2
+    assert 0 < cut_docs < 200
+    assert s["skipped"] == {"empty_text": 1, "invalid_utf8": 1, "malformed_json": 1, "missing_text_field": 1,
+                            "not_an_object": 1, "text_not_a_string": 1, "truncated_file": 1}
+    mixed = str(bad / "mixed.jsonl")
+    assert s["skip_examples"]["malformed_json"] == [f"{mixed}:2 (unexpected character)"]
+    assert s["skip_examples"]["invalid_utf8"] == [f"{mixed}:3 (byte 13)"]
+    assert s["skip_examples"]["missing_text_field"] == [f"{mixed}:4 (keys: body)"]
+    assert s["skip_examples"]["truncated_file"][0].startswith(f"{bad / 'cut.jsonl.gz'}:{cut_docs + 1} (")
+    assert s["records"] == 8 + cut_docs
+    assert "matched no files" in result.output and "skipped as malformed_json" in result.output
+
+
+def test_output_of_another_recipe_is_refused(built, corpus, tmp_path):
+    out, _ = built
+    recipe = tmp_path / "other.yaml"
+    recipe.write_text(recipe_text(corpus["root"], name="other"))
+    result = CliRunner().invoke(main, ["build", str(recipe), "-o", str(out)])
+    assert result.exit_code == 2
+    assert f"{out} holds the build of recipe 't', not 'other'" in result.output
+
+
+def test_missing_inputs_and_tokenizer_fail_before_work(tmp_path):
+    text = f"""\
+name: x
+tokenizer: {tmp_path}/nope.json
+sources:
+  web: {{type: jsonl, paths: ["{tmp_path}/none/*.jsonl"]}}
+"""
+    result, out = build(tmp_path, text)
+    assert result.exit_code == 2
+    assert "source 'web': none of its paths matched a file" in result.output
+    assert not out.exists()
+    write_jsonl(tmp_path / "none" / "a.jsonl", [{"text": "x"}])
+    result, out = build(tmp_path, text)
+    assert result.exit_code == 2 and f"tokenizer.path: '{tmp_path}/nope.json' is not a file" in result.output
+    assert not out.exists()
+
+
+def test_dry_run_prints_plan_and_writes_nothing(corpus, tmp_path):
+    result, out = build(tmp_path, recipe_text(corpus["root"]), "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert not out.exists()
+    assert "  web (jsonl): 3 files" in result.output
+    assert "  notes (text): 20 files" in result.output
+    assert f"    {corpus['root']}/web/a.jsonl  " in result.output
+    assert "vocab_size: 600" in result.output  # the resolved recipe
+
+
+def test_inspect_decodes_documents(built, corpus):
+    out, _ = built
+    result = CliRunner().invoke(main, ["inspect", str(out), "--source", "code", "--doc", "3", "--max-chars", "100000"])
+    assert result.exit_code == 0, result.output
+    assert corpus["code"][3] + "<|endoftext|>" in result.output
+    assert "--- code document 3:" in result.output
+    result = CliRunner().invoke(main, ["inspect", str(out), "--source", "nope"])
+    assert result.exit_code == 2 and "no source 'nope'" in result.output
+
+
+def test_schema_command_prints_json_schema():
+    result = CliRunner().invoke(main, ["schema"])
+    assert result.exit_code == 0
+    assert json.loads(result.output)["title"] == "mixer recipe"
