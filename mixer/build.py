@@ -85,7 +85,9 @@ def check_output_owner(output: Path, name: str) -> None:
                 )
             return
     if output.exists() and any(output.iterdir()):
-        raise PlanError(f"{output} exists and is not a mixer output folder; choose another --output or empty it")
+        raise PlanError(
+            f"{output} exists and is not a mixer output folder; choose another --output or empty it"
+        )
 
 
 def describe_plan(plan: BuildPlan) -> str:
@@ -144,7 +146,9 @@ def run_build(plan: BuildPlan, options: BuildOptions | None = None) -> dict[str,
 
     info = prepare_tokenizer(plan, echo)
     dtype = dtype_for_vocab(info.vocab_size)
-    choice = choose_executor(recipe.executor, type=options.executor, tasks=options.tasks, workers=options.workers)
+    choice = choose_executor(
+        recipe.executor, type=options.executor, tasks=options.tasks, workers=options.workers
+    )
     echo(
         f"tokenizer: {info.vocab_size} ids, EOS {info.eos_token!r} = {info.eos_id}, backend {info.backend}; "
         f"shards in {dtype.name}; executor {choice.type} ({choice.tasks} tasks, {choice.workers} workers)"
@@ -183,7 +187,9 @@ def source_fingerprint(sp: SourcePlan, info: Any, dtype: str) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def build_source(plan: BuildPlan, sp: SourcePlan, info: Any, dtype: str, choice: Any, echo: Echo) -> dict | None:
+def build_source(
+    plan: BuildPlan, sp: SourcePlan, info: Any, dtype: str, choice: Any, echo: Echo
+) -> dict | None:
     """Tokenize one source (resuming) and assemble its shards; None when its jobs were only submitted."""
     from mixer.assemble import assemble_source, read_assembled
     from mixer.engine import run_pipeline
@@ -209,6 +215,7 @@ def build_source(plan: BuildPlan, sp: SourcePlan, info: Any, dtype: str, choice:
         resumed = f", resuming ({len(done)} of {n_files} files already done)" if done else ""
         echo(f"{sp.name}: tokenizing {n_files} files, {human_bytes(sp.inputs.total_bytes)}{resumed}")
         reader = sp.config.reader(sp.name, sp.inputs.files)
+        reader.todo = [i for i in range(n_files) if i not in done]
         writer = ShardPartWriter(
             sp.name,
             str(work),
@@ -219,11 +226,11 @@ def build_source(plan: BuildPlan, sp: SourcePlan, info: Any, dtype: str, choice:
             batch_bytes=plan.recipe.build.batch_bytes,
         )
         shutil.rmtree(work / "progress", ignore_errors=True)
-        tasks = min(choice.tasks, n_files - len(done)) if choice.type == "local" else choice.tasks
-        local = type(choice)(choice.type, max(tasks, 1), min(choice.workers, max(tasks, 1)), choice.config)
+        tasks = max(min(choice.tasks, len(reader.todo)), 1)  # a task without files would only cost a start
+        run_choice = type(choice)(choice.type, tasks, min(choice.workers, tasks), choice.config)
         started = time.monotonic()
         with _Progress(sp.name, work / "progress", sp.inputs.total_bytes, echo):
-            finished = run_pipeline([reader, writer], local, work / "datatrove", f"mixer-{sp.name}")
+            finished = run_pipeline([reader, writer], run_choice, work / "datatrove", f"mixer-{sp.name}")
         if not finished:
             return None
         elapsed = time.monotonic() - started
@@ -235,7 +242,9 @@ def build_source(plan: BuildPlan, sp: SourcePlan, info: Any, dtype: str, choice:
             )
         progress = _read_progress(work / "progress")
         rate = progress["tokens"] / elapsed if elapsed > 0 else 0
-        echo(f"{sp.name}: tokenized {progress['tokens']:,} tokens in {elapsed:.1f}s ({rate / 1e6:.2f}M tokens/s)")
+        echo(
+            f"{sp.name}: tokenized {progress['tokens']:,} tokens in {elapsed:.1f}s ({rate / 1e6:.2f}M tokens/s)"
+        )
     return assemble_source(
         sp.name, work, fp, sp.inputs.files, shard_dir, dtype, plan.recipe.build.max_tokens_per_shard
     )

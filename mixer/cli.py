@@ -27,7 +27,9 @@ def user_errors(fn):
             click.echo(f"Error: {e}", err=True)
             sys.exit(2)
         except KeyboardInterrupt:
-            click.echo("\nInterrupted. Finished work is kept: run the same command again to resume.", err=True)
+            click.echo(
+                "\nInterrupted. Finished work is kept: run the same command again to resume.", err=True
+            )
             sys.exit(130)
 
     return wrapper
@@ -46,13 +48,22 @@ def main() -> None:
 
 @main.command()
 @click.argument("recipe", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--output", "-o", type=click.Path(file_okay=False, path_type=Path), help="Output folder [shards/<name>].")
+@click.option(
+    "--output", "-o", type=click.Path(file_okay=False, path_type=Path), help="Output folder [shards/<name>]."
+)
 @click.option("--dry-run", is_flag=True, help="Print the resolved recipe and the plan; write nothing.")
 @click.option("--executor", type=click.Choice(["local", "ray", "slurm"]), help="Override executor.type.")
 @click.option("--tasks", type=click.IntRange(min=1), help="Tasks per source (overrides executor.tasks).")
 @click.option("--workers", type=click.IntRange(min=1), help="Tasks run at once (overrides executor.workers).")
 @user_errors
-def build(recipe: Path, output: Path | None, dry_run: bool, executor: str | None, tasks: int | None, workers: int | None):
+def build(
+    recipe: Path,
+    output: Path | None,
+    dry_run: bool,
+    executor: str | None,
+    tasks: int | None,
+    workers: int | None,
+):
     """Filter, tokenize and shard every source of RECIPE.
 
     A rerun resumes an interrupted build and skips sources that are up to date.
@@ -80,9 +91,15 @@ def build(recipe: Path, output: Path | None, dry_run: bool, executor: str | None
 @main.command()
 @click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--source", "-s", help="Only this source.")
-@click.option("--n", "count", type=click.IntRange(min=0), default=2, show_default=True, help="Documents to decode.")
-@click.option("--doc", "doc", type=click.IntRange(min=0), help="Decode this document (index within the source).")
-@click.option("--max-chars", type=click.IntRange(min=1), default=600, show_default=True, help="Cut decoded text.")
+@click.option(
+    "--n", "count", type=click.IntRange(min=0), default=2, show_default=True, help="Documents to decode."
+)
+@click.option(
+    "--doc", "doc", type=click.IntRange(min=0), help="Decode this document (index within the source)."
+)
+@click.option(
+    "--max-chars", type=click.IntRange(min=1), default=600, show_default=True, help="Cut decoded text."
+)
 @user_errors
 def inspect(folder: Path, source: str | None, count: int, doc: int | None, max_chars: int):
     """Show what a build produced: per-source documents and tokens, and decoded documents.
@@ -125,7 +142,13 @@ def tokenizer() -> None:
 @click.argument("recipe", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--vocab-size", type=click.IntRange(min=260), help="Override tokenizer.train.vocab_size.")
 @click.option("--sample-bytes", type=click.IntRange(min=1), help="Override tokenizer.train.sample_bytes.")
-@click.option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), required=True, help="tokenizer.json to write.")
+@click.option(
+    "--out",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="tokenizer.json to write.",
+)
 @user_errors
 def tokenizer_train(recipe: Path, vocab_size: int | None, sample_bytes: int | None, out: Path):
     """Train a byte-level BPE on a sample of RECIPE's sources, as `tokenizer.train` would.
@@ -179,6 +202,8 @@ def sample_corpus(folder: Path, min_bytes: int):
     except SampleCorpusError as e:
         raise MixerError(str(e)) from None
     for part in summary.parts.values():
-        click.echo(f"{part.name:8s} {part.format:10s} {len(part.files):4d} files {part.documents:7,d} documents "
-                   f"{part.text_bytes / 1e6:7.1f} MB")
+        click.echo(
+            f"{part.name:8s} {part.format:10s} {len(part.files):4d} files {part.documents:7,d} documents "
+            f"{part.text_bytes / 1e6:7.1f} MB"
+        )
     click.echo(f"total {summary.total_bytes / 1e6:.1f} MB in {folder}")

@@ -10,6 +10,8 @@ from pathlib import Path
 from mixer.errors import MissingDependency, PlanError
 from mixer.recipe import ExecutorConfig
 
+TASKS_PER_WORKER = 8
+
 
 @dataclass(frozen=True)
 class ExecutorChoice:
@@ -26,38 +28,55 @@ def choose_executor(
 ) -> ExecutorChoice:
     kind = type or config.type
     if kind == "slurm" and config.slurm is None:
-        raise PlanError("--executor slurm needs an executor.slurm block in the recipe (at least its partition)")
+        raise PlanError(
+            "--executor slurm needs an executor.slurm block in the recipe (at least its partition)"
+        )
     cpus = os.cpu_count() or 1
-    tasks = tasks or config.tasks or cpus
-    workers = workers or config.workers or min(tasks, cpus)
+    workers = workers or config.workers or cpus
+    # Several tasks per worker by default: a task is a set of whole files, so more, smaller tasks
+    # balance uneven file sizes across workers. The build caps this at the number of files.
+    tasks = tasks or config.tasks or TASKS_PER_WORKER * workers
     return ExecutorChoice(type=kind, tasks=tasks, workers=min(workers, tasks), config=config)
 
 
 def quiet_datatrove_console() -> None:
     """Keep datatrove's per-task INFO chatter in its log files; only warnings reach the console.
 
-    datatrove's task logger prints every INFO line of every task to stderr; mixer prints its own
-    progress instead. The task log files (``work/.../logs/``) keep the full DEBUG log.
+    datatrove's task logger prints every INFO line of every task to stderr, and resets the console
+    logger to INFO after each task; mixer prints its own progress instead. The task log files
+    (``work/.../datatrove/logs/``) keep the full DEBUG log. ``MIXER_VERBOSE=1`` restores the chatter.
     """
     import datatrove.executor.base as executor_base
     from loguru import logger
 
+    level = "INFO" if os.environ.get("MIXER_VERBOSE") else "WARNING"
+
+    def console() -> None:
+        logger.remove()
+        logger.add(sys.stderr, level=level, format="{level}: {message}", colorize=False)
+
+    console()
     if getattr(executor_base.add_task_logger, "_mixer_quiet", False):
         return
-    original = executor_base.add_task_logger
 
     def add_task_logger(logging_dir, rank, local_rank=0, node_rank=-1):
-        logfile = original(logging_dir, rank, local_rank, node_rank)
+        # datatrove's own version, less its INFO-level console sink
         logger.remove()
+        logfile = logging_dir.open(f"logs/task_{rank:05d}.log", "w")
         logger.add(logfile, level="DEBUG", colorize=False)
-        if os.environ.get("MIXER_VERBOSE"):
-            logger.add(sys.stderr, level="INFO")
-        else:
-            logger.add(sys.stderr, level="WARNING", format="{level}: {message}")
+        logger.info(f"Launching pipeline for {rank=}")
+        console_level = level if local_rank == 0 else "ERROR"
+        logger.add(sys.stderr, level=console_level, format="{level}: {message}", colorize=False)
         return logfile
+
+    def close_task_logger(logfile):
+        logger.complete()
+        console()
+        logfile.close()
 
     add_task_logger._mixer_quiet = True  # type: ignore[attr-defined]
     executor_base.add_task_logger = add_task_logger
+    executor_base.close_task_logger = close_task_logger
 
 
 def run_pipeline(pipeline: list, choice: ExecutorChoice, logging_dir: Path, job_name: str) -> bool:
@@ -83,7 +102,9 @@ def run_pipeline(pipeline: list, choice: ExecutorChoice, logging_dir: Path, job_
             raise MissingDependency("ray", "executor.type: ray", extra="ray") from e
         settings = choice.config.ray
         if not ray.is_initialized():
-            ray.init(address=settings.address if settings else None, log_to_driver=False, include_dashboard=False)
+            ray.init(
+                address=settings.address if settings else None, log_to_driver=False, include_dashboard=False
+            )
         executor = RayPipelineExecutor(
             pipeline,
             tasks=choice.tasks,

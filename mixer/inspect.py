@@ -42,7 +42,7 @@ class SourceDocuments:
         return self.total
 
     def __getitem__(self, i: int):
-        for start, ds in zip(reversed(self.starts), reversed(self.shards)):
+        for start, ds in zip(reversed(self.starts), reversed(self.shards), strict=False):
             if i >= start:
                 return ds[i - start]
         raise IndexError(i)
@@ -56,10 +56,15 @@ def inspect_output(folder: Path, *, source: str | None, count: int, doc: int | N
     if source is not None and source not in names:
         raise MixerError(f"no source '{source}' in {folder}; sources: {', '.join(names)}")
     tok = manifest["tokenizer"]
-    lines = [f"{folder}: recipe {manifest['recipe']['name']} ({manifest['recipe']['hash'][:19]}), "
-             f"tokenizer {tok['vocab_size']} ids, EOS {tok['eos_token']!r}={tok['eos_id']}, dtype {manifest['dtype']}",
-             "", summary_table(manifest)]
-    encoder = Encoder(load_tokenizer_info(Path(folder) / tok["path"], eos_token=tok["eos_token"], backend="hf"))
+    lines = [
+        f"{folder}: recipe {manifest['recipe']['name']} ({manifest['recipe']['hash'][:19]}), "
+        f"tokenizer {tok['vocab_size']} ids, EOS {tok['eos_token']!r}={tok['eos_id']}, dtype {manifest['dtype']}",
+        "",
+        summary_table(manifest),
+    ]
+    encoder = Encoder(
+        load_tokenizer_info(Path(folder) / tok["path"], eos_token=tok["eos_token"], backend="hf")
+    )
     for name in [source] if source else names:
         docs = SourceDocuments(Path(folder), name, manifest["sources"][name])
         if doc is not None:
@@ -71,6 +76,10 @@ def inspect_output(folder: Path, *, source: str | None, count: int, doc: int | N
         for i in picks:
             ids = docs[i]
             text = encoder.decode([int(t) for t in ids])
-            cut = text if len(text) <= max_chars else text[:max_chars] + f"... [{len(text) - max_chars} more chars]"
+            cut = (
+                text
+                if len(text) <= max_chars
+                else text[:max_chars] + f"... [{len(text) - max_chars} more chars]"
+            )
             lines += ["", f"--- {name} document {i}: {len(ids)} tokens ---", cut]
     return "\n".join(lines)

@@ -45,7 +45,9 @@ class TokenizerConfig(StrictModel):
     path: str | None = Field(default=None, description="Path to a Hugging Face `tokenizer.json`.")
     hub: str | None = Field(default=None, description="Hugging Face Hub model name (downloads it).")
     train: TokenizerTraining | None = Field(default=None, description="Train a byte-level BPE.")
-    eos: str | None = Field(default=None, description="EOS token appended to every document (detected if unset).")
+    eos: str | None = Field(
+        default=None, description="EOS token appended to every document (detected if unset)."
+    )
     backend: Literal["auto", "hf", "tiktoken"] = Field(
         default="auto",
         description="Encoding backend. `auto` uses tiktoken when it gives ids identical to HF tokenizers.",
@@ -78,7 +80,9 @@ class SlurmSettings(StrictModel):
 
 
 class RaySettings(StrictModel):
-    address: str | None = Field(default=None, description="Ray cluster address; a local Ray starts when unset.")
+    address: str | None = Field(
+        default=None, description="Ray cluster address; a local Ray starts when unset."
+    )
     cpus_per_task: int = Field(default=1, ge=1)
 
 
@@ -86,8 +90,12 @@ class ExecutorConfig(StrictModel):
     """Where the pipeline runs: datatrove's local, Ray or Slurm executor."""
 
     type: Literal["local", "ray", "slurm"] = "local"
-    tasks: int | None = Field(default=None, ge=1, description="Tasks per source (default: the CPU count).")
-    workers: int | None = Field(default=None, ge=1, description="Tasks run at once (default: all).")
+    tasks: int | None = Field(
+        default=None,
+        ge=1,
+        description="Tasks per source (default: 8 per worker, at most one per input file).",
+    )
+    workers: int | None = Field(default=None, ge=1, description="Tasks run at once (default: the CPU count).")
     slurm: SlurmSettings | None = None
     ray: RaySettings | None = None
 
@@ -100,7 +108,9 @@ class ExecutorConfig(StrictModel):
 
 class BuildSettings(StrictModel):
     max_tokens_per_shard: int = Field(
-        default=1_000_000_000, gt=0, description="A source shard rolls over before exceeding this many tokens."
+        default=1_000_000_000,
+        gt=0,
+        description="A source shard rolls over before exceeding this many tokens.",
     )
     batch_bytes: int = Field(default=4_000_000, gt=0, description="Text tokenized per batch by each task.")
 
@@ -198,13 +208,17 @@ def _check_source_types(data: dict, source: str) -> None:
         elif "type" not in block:
             problems.append(f"sources.{name}.type: missing; set it to one of {', '.join(kinds)}")
         elif block["type"] not in kinds:
-            problems.append(f"sources.{name}.type: unknown kind '{block['type']}'; valid kinds: {', '.join(kinds)}")
+            problems.append(
+                f"sources.{name}.type: unknown kind '{block['type']}'; valid kinds: {', '.join(kinds)}"
+            )
     if problems:
         raise RecipeError(source, problems)
 
 
 def _describe(err: dict[str, Any], lines: dict[KeyPath, int]) -> str:
-    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p in source_types() and _is_union_tag(err, p)))
+    loc = tuple(
+        p for p in err["loc"] if not (isinstance(p, str) and p in source_types() and _is_union_tag(err, p))
+    )
     loc = tuple(p for p in loc if p not in ("function-after[_exactly_one(), TokenizerConfig]",))
     where = format_path(loc)
     line = _line_for(loc, lines)
@@ -223,7 +237,9 @@ def _describe(err: dict[str, Any], lines: dict[KeyPath, int]) -> str:
         return f"{where}{at}: required key is missing"
     if msg.startswith("Value error, "):
         msg = msg.removeprefix("Value error, ")
-    return f"{where}{at}: {msg} (got {err.get('input')!r})" if kind != "value_error" else f"{where}{at}: {msg}"
+    return (
+        f"{where}{at}: {msg} (got {err.get('input')!r})" if kind != "value_error" else f"{where}{at}: {msg}"
+    )
 
 
 def _is_union_tag(err: dict[str, Any], part: str) -> bool:

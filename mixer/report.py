@@ -12,7 +12,9 @@ def format_table(headers: list[str], rows: list[list[Any]], right: set[int] | No
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
 
     def line(row: list[str]) -> str:
-        return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths)))
+        return "  ".join(
+            c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=False))
+        )
 
     out = [line(cells[0]), "  ".join("-" * w for w in widths)]
     out += [line(r) for r in cells[1:]]
@@ -24,14 +26,36 @@ def summary_table(manifest: dict[str, Any]) -> str:
     rows = []
     for name, s in manifest["sources"].items():
         skipped = sum(s["skipped"].values())
-        rows.append([name, s["type"], s["files"], f"{s['records']:,}", f"{skipped:,}", f"{s['documents']:,}",
-                     f"{s['tokens']:,}", len(s["shards"])])
+        rows.append(
+            [
+                name,
+                s["type"],
+                s["files"],
+                f"{s['records']:,}",
+                f"{skipped:,}",
+                f"{s['documents']:,}",
+                f"{s['tokens']:,}",
+                len(s["shards"]),
+            ]
+        )
     t = manifest["totals"]
-    rows.append(["total", "", sum(s["files"] for s in manifest["sources"].values()),
-                 f"{sum(s['records'] for s in manifest['sources'].values()):,}", f"{t['skipped']:,}",
-                 f"{t['documents']:,}", f"{t['tokens']:,}", sum(len(s["shards"]) for s in manifest["sources"].values())])
-    table = format_table(["source", "type", "files", "records", "skipped", "documents", "tokens", "shards"], rows,
-                         right={2, 3, 4, 5, 6, 7})
+    rows.append(
+        [
+            "total",
+            "",
+            sum(s["files"] for s in manifest["sources"].values()),
+            f"{sum(s['records'] for s in manifest['sources'].values()):,}",
+            f"{t['skipped']:,}",
+            f"{t['documents']:,}",
+            f"{t['tokens']:,}",
+            sum(len(s["shards"]) for s in manifest["sources"].values()),
+        ]
+    )
+    table = format_table(
+        ["source", "type", "files", "records", "skipped", "documents", "tokens", "shards"],
+        rows,
+        right={2, 3, 4, 5, 6, 7},
+    )
     notes = []
     for name, s in manifest["sources"].items():
         for reason, n in s["skipped"].items():

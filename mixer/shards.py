@@ -85,7 +85,12 @@ def encode_index(dtype: np.dtype, sizes: np.ndarray) -> bytes:
     documents = np.arange(count + 1, dtype=np.int64)
     header = MAGIC + struct.pack("<Q", VERSION) + struct.pack("<B", CODE_OF_DTYPE[dtype])
     header += struct.pack("<Q", count) + struct.pack("<Q", count + 1)
-    return header + sizes.astype("<i4").tobytes() + pointers.astype("<i8").tobytes() + documents.astype("<i8").tobytes()
+    return (
+        header
+        + sizes.astype("<i4").tobytes()
+        + pointers.astype("<i8").tobytes()
+        + documents.astype("<i8").tobytes()
+    )
 
 
 @dataclass(frozen=True)
@@ -209,7 +214,9 @@ class IndexedDataset:
                 raise ShardFormatError(f"{path}: missing (a shard needs both .idx and .bin)")
         idx_size = idx_file.stat().st_size
         if idx_size < HEADER_SIZE:
-            raise ShardFormatError(f"{idx_file}: {idx_size} bytes is shorter than the {HEADER_SIZE}-byte header")
+            raise ShardFormatError(
+                f"{idx_file}: {idx_size} bytes is shorter than the {HEADER_SIZE}-byte header"
+            )
         with open(idx_file, "rb") as f:
             header = f.read(HEADER_SIZE)
         if header[: len(MAGIC)] != MAGIC:

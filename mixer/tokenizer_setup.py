@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from mixer.build import BuildPlan, Echo
     from mixer.tokenizer import TokenizerInfo
 
-PROBE_BYTES = 2_000_000  # sample text on which the fast backend must match HF tokenizers exactly
+PROBE_BYTES = 1_000_000  # sample text on which the fast backend must match HF tokenizers exactly
 
 
 def sample_texts(sources: list[tuple[str, SourceConfig, list[InputFile]]], max_bytes: int) -> Iterator[str]:
@@ -61,7 +61,9 @@ def prepare_tokenizer(plan: BuildPlan, echo: Echo) -> TokenizerInfo:
     try:
         if cfg.path is not None:
             if not Path(cfg.path).is_file():
-                raise PlanError(f"tokenizer.path: '{cfg.path}' is not a file; give the path of a tokenizer.json")
+                raise PlanError(
+                    f"tokenizer.path: '{cfg.path}' is not a file; give the path of a tokenizer.json"
+                )
             if not target.is_file() or target.read_bytes() != Path(cfg.path).read_bytes():
                 shutil.copyfile(cfg.path, target)
         elif cfg.hub is not None:
@@ -74,7 +76,9 @@ def prepare_tokenizer(plan: BuildPlan, echo: Echo) -> TokenizerInfo:
             key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
             stamp = folder / "train.json"
             if not (target.is_file() and stamp.is_file() and json.loads(stamp.read_text()).get("key") == key):
-                echo(f"tokenizer: training a {train.vocab_size}-id byte-level BPE on {train.sample_bytes:,} bytes")
+                echo(
+                    f"tokenizer: training a {train.vocab_size}-id byte-level BPE on {train.sample_bytes:,} bytes"
+                )
                 train_bpe(
                     sample_texts(sources, train.sample_bytes),
                     vocab_size=train.vocab_size,

@@ -51,10 +51,14 @@ class _Builder:
             out: dict[Any, Any] = {}
             for key_node, value_node in node.value:
                 if key_node.tag == "tag:yaml.org,2002:merge":
-                    raise YamlError(f"{self.source}, line {key_node.start_mark.line + 1}: merge keys (<<) are not supported")
+                    raise YamlError(
+                        f"{self.source}, line {key_node.start_mark.line + 1}: merge keys (<<) are not supported"
+                    )
                 key = yaml.SafeLoader.construct_object(self._loader, key_node)  # type: ignore[arg-type]
                 if not isinstance(key, (str, int, float, bool)) or isinstance(key, bool):
-                    raise YamlError(f"{self.source}, line {key_node.start_mark.line + 1}: keys must be plain names")
+                    raise YamlError(
+                        f"{self.source}, line {key_node.start_mark.line + 1}: keys must be plain names"
+                    )
                 key = str(key)
                 if key in out:
                     first = self.lines.get((*path, key), "?")

@@ -44,10 +44,16 @@ def corpus(tmp_path_factory) -> dict:
     texts = stdlib_texts(60)
     web = texts[:20]
     write_jsonl(root / "web" / "a.jsonl", [{"id": f"w{i}", "text": t} for i, t in enumerate(web[:8])])
-    write_jsonl(root / "web" / "b.jsonl.gz", [{"id": f"w{i}", "text": t} for i, t in enumerate(web[8:14], 8)], "gz")
-    write_jsonl(root / "web" / "c.jsonl.zst", [{"id": f"w{i}", "text": t} for i, t in enumerate(web[14:], 14)], "zst")
+    write_jsonl(
+        root / "web" / "b.jsonl.gz", [{"id": f"w{i}", "text": t} for i, t in enumerate(web[8:14], 8)], "gz"
+    )
+    write_jsonl(
+        root / "web" / "c.jsonl.zst", [{"id": f"w{i}", "text": t} for i, t in enumerate(web[14:], 14)], "zst"
+    )
     code = texts[20:40]
-    table = pa.table({"id": [f"c{i}" for i in range(len(code))], "text": code, "lang": ["python"] * len(code)})
+    table = pa.table(
+        {"id": [f"c{i}" for i in range(len(code))], "text": code, "lang": ["python"] * len(code)}
+    )
     (root / "code").mkdir()
     pq.write_table(table.slice(0, 12), root / "code" / "0.parquet", row_group_size=5)
     pq.write_table(table.slice(12), root / "code" / "1.parquet", row_group_size=5)
@@ -57,8 +63,10 @@ def corpus(tmp_path_factory) -> dict:
         folder = root / "notes" / ("sub" if i % 2 else "")
         (folder / f"n{i:02d}.{['md', 'txt', 'rst'][i % 3]}").write_text(t)
     (root / "notes" / "ignored.bin").write_bytes(b"\x00\x01")
-    expected_notes = [t for _, t in sorted(((f"n{i:02d}" if i % 2 == 0 else f"sub/n{i:02d}"), t)
-                                           for i, t in enumerate(notes))]
+    expected_notes = [
+        t
+        for _, t in sorted(((f"n{i:02d}" if i % 2 == 0 else f"sub/n{i:02d}"), t) for i, t in enumerate(notes))
+    ]
     return {"root": root, "web": web, "code": code, "notes": expected_notes}
 
 

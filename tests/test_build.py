@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from conftest import recipe_text, write_jsonl
+
 from mixer.cli import main
 from mixer.inspect import SourceDocuments, load_manifest
 from mixer.shards import IndexedDataset
@@ -80,7 +80,9 @@ def test_output_is_independent_of_task_count(corpus, tmp_path):
     r2, three = build(tmp_path, text, "--tasks", "3", "--workers", "2", out="three")
     assert r1.exit_code == 0 and r2.exit_code == 0, r1.output + r2.output
     files = sorted(p.relative_to(one) for p in one.rglob("*") if p.is_file() and "work" not in p.parts)
-    assert files == sorted(p.relative_to(three) for p in three.rglob("*") if p.is_file() and "work" not in p.parts)
+    assert files == sorted(
+        p.relative_to(three) for p in three.rglob("*") if p.is_file() and "work" not in p.parts
+    )
     for rel in files:
         if rel.name != "manifest.json":
             assert (one / rel).read_bytes() == (three / rel).read_bytes(), rel
@@ -103,9 +105,22 @@ def test_shards_roll_over_at_the_token_limit(corpus, tmp_path):
 def test_bad_records_are_counted_with_file_and_line(corpus, tmp_path):
     bad = tmp_path / "bad"
     good = {"text": "a fine document", "id": "g"}
-    write_jsonl(bad / "mixed.jsonl", [good, b"{not json\n", b'{"text": "caf\xe9"}\n', {"body": "no text"},
-                                       {"text": 5}, {"text": "   "}, [1, 2], good])
-    truncated = gzip.compress(b"".join(json.dumps({"text": f"doc {i} " * 50}).encode() + b"\n" for i in range(200)))
+    write_jsonl(
+        bad / "mixed.jsonl",
+        [
+            good,
+            b"{not json\n",
+            b'{"text": "caf\xe9"}\n',
+            {"body": "no text"},
+            {"text": 5},
+            {"text": "   "},
+            [1, 2],
+            good,
+        ],
+    )
+    truncated = gzip.compress(
+        b"".join(json.dumps({"text": f"doc {i} " * 50}).encode() + b"\n" for i in range(200))
+    )
     (bad / "cut.jsonl.gz").write_bytes(truncated[: len(truncated) // 2])
     text = f"""\
 name: bad
@@ -118,10 +133,19 @@ sources:
     s = load_manifest(out)["sources"]["web"]
     cut_docs = s["documents"] - 2
     assert 0 < cut_docs < 200
-    assert s["skipped"] == {"empty_text": 1, "invalid_utf8": 1, "malformed_json": 1, "missing_text_field": 1,
-                            "not_an_object": 1, "text_not_a_string": 1, "truncated_file": 1}
+    assert s["skipped"] == {
+        "empty_text": 1,
+        "invalid_utf8": 1,
+        "malformed_json": 1,
+        "missing_text_field": 1,
+        "not_an_object": 1,
+        "text_not_a_string": 1,
+        "truncated_file": 1,
+    }
     mixed = str(bad / "mixed.jsonl")
-    assert s["skip_examples"]["malformed_json"] == [f"{mixed}:2 (unexpected character)"]
+    assert s["skip_examples"]["malformed_json"] == [
+        f"{mixed}:2 (unexpected character, expected a string key)"
+    ]
     assert s["skip_examples"]["invalid_utf8"] == [f"{mixed}:3 (byte 13)"]
     assert s["skip_examples"]["missing_text_field"] == [f"{mixed}:4 (keys: body)"]
     assert s["skip_examples"]["truncated_file"][0].startswith(f"{bad / 'cut.jsonl.gz'}:{cut_docs + 1} (")
@@ -167,7 +191,9 @@ def test_dry_run_prints_plan_and_writes_nothing(corpus, tmp_path):
 
 def test_inspect_decodes_documents(built, corpus):
     out, _ = built
-    result = CliRunner().invoke(main, ["inspect", str(out), "--source", "code", "--doc", "3", "--max-chars", "100000"])
+    result = CliRunner().invoke(
+        main, ["inspect", str(out), "--source", "code", "--doc", "3", "--max-chars", "100000"]
+    )
     assert result.exit_code == 0, result.output
     assert corpus["code"][3] + "<|endoftext|>" in result.output
     assert "--- code document 3:" in result.output
@@ -179,3 +205,40 @@ def test_schema_command_prints_json_schema():
     result = CliRunner().invoke(main, ["schema"])
     assert result.exit_code == 0
     assert json.loads(result.output)["title"] == "mixer recipe"
+
+
+def test_resume_reads_only_files_without_a_committed_part(corpus, tmp_path):
+    text = recipe_text(corpus["root"])
+    result, out = build(tmp_path, text, "--tasks", "3")
+    assert result.exit_code == 0, result.output
+    reference = {p.name: p.read_bytes() for p in (out / "sources" / "notes").iterdir()}
+    # forget the part holding note file 5 (as if its task was killed before committing), and the shards
+    [work] = (out / "work" / "sources" / "notes").iterdir()
+    sidecars = [
+        p
+        for p in (work / "parts").glob("*.json")
+        if 5 in {f["index"] for f in json.loads(p.read_text())["files"]}
+    ]
+    lost = {f["index"] for f in json.loads(sidecars[0].read_text())["files"]}
+    sidecars[0].unlink()
+    import shutil
+
+    shutil.rmtree(out / "sources" / "notes")
+    (work / "datatrove" / "stats").exists() and shutil.rmtree(work / "datatrove" / "stats")
+    result = CliRunner().invoke(
+        main, ["build", str(out.parent / "recipe.yaml"), "-o", str(out), "--tasks", "2"]
+    )
+    assert result.exit_code == 0, result.output
+    assert (
+        "notes: tokenizing 20 files, " in result.output
+        and f"resuming ({20 - len(lost)} of 20 files already done)" in result.output
+    )
+    read = sum(
+        step["stats"].get("input_files", {}).get("total", 0)
+        if isinstance(step["stats"].get("input_files"), dict)
+        else step["stats"].get("input_files", 0)
+        for stats in (work / "datatrove" / "stats").glob("*.json")
+        for step in json.loads(stats.read_text())
+    )
+    assert read == len(lost)
+    assert {p.name: p.read_bytes() for p in (out / "sources" / "notes").iterdir()} == reference

@@ -57,7 +57,9 @@ def test_unknown_top_level_key(tmp_path):
 
 def test_errors_name_list_positions(tmp_path):
     text = BASE.replace('["a/*.jsonl"]', '["a/*.jsonl", 7]')
-    assert problems(tmp_path, text) == ["sources.web.paths[1] (line 6): Input should be a valid string (got 7)"]
+    assert problems(tmp_path, text) == [
+        "sources.web.paths[1] (line 6): Input should be a valid string (got 7)"
+    ]
 
 
 def test_unknown_source_kind_lists_the_valid_ones(tmp_path):
@@ -98,7 +100,9 @@ def test_missing_file(tmp_path):
 
 
 def test_hash_ignores_executor_but_not_content(tmp_path):
-    a = parse_recipe({"name": "t", "tokenizer": "x.json", "sources": {"w": {"type": "jsonl", "paths": ["a"]}}})
+    a = parse_recipe(
+        {"name": "t", "tokenizer": "x.json", "sources": {"w": {"type": "jsonl", "paths": ["a"]}}}
+    )
     b = parse_recipe(a.model_dump() | {"executor": {"type": "local", "tasks": 8}})
     c = parse_recipe(a.model_dump() | {"seed": 1})
     assert a.content_hash() == b.content_hash() != c.content_hash()

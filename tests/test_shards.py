@@ -50,7 +50,8 @@ def test_reader_returns_each_document_and_ranges(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("vocab", "dtype", "code"), [(256, np.uint16, 8), (65536, np.uint16, 8), (65537, np.int32, 4), (200_000, np.int32, 4)]
+    ("vocab", "dtype", "code"),
+    [(256, np.uint16, 8), (65536, np.uint16, 8), (65537, np.int32, 4), (200_000, np.int32, 4)],
 )
 def test_dtype_boundary(tmp_path, vocab, dtype, code):
     assert dtype_for_vocab(vocab) == np.dtype(dtype)

@@ -3,8 +3,8 @@ from pathlib import Path
 import datasets
 import pytest
 from click.testing import CliRunner
-
 from conftest import recipe_text, stdlib_texts
+
 from mixer.cli import main
 from mixer.errors import PlanError
 from mixer.inspect import SourceDocuments, load_manifest
@@ -57,8 +57,8 @@ def test_hf_local_datasets_stream_file_by_file(hf_inputs, tmp_path):
 name: hf
 tokenizer: {{train: {{vocab_size: 400, sample_bytes: 100000}}}}
 sources:
-  saved: {{type: hf, dataset: "{root / 'saved'}", text_key: content}}
-  files: {{type: hf, dataset: "{root / 'files'}"}}
+  saved: {{type: hf, dataset: "{root / "saved"}", text_key: content}}
+  files: {{type: hf, dataset: "{root / "files"}"}}
 """)
     result = CliRunner().invoke(main, ["build", str(recipe), "-o", str(tmp_path / "out"), "--tasks", "2"])
     assert result.exit_code == 0, result.output
@@ -69,14 +69,27 @@ sources:
 
 @pytest.mark.slow
 def test_ray_executor_gives_the_same_shards_as_local(corpus, tmp_path):
-    import ray  # noqa: F401  (the dev extra installs it; a missing Ray must fail, not skip)
+    import ray as _ray  # noqa: F401  (the dev extra installs it; a missing Ray must fail, not skip)
 
     recipe = tmp_path / "r.yaml"
     recipe.write_text(recipe_text(corpus["root"]))
     runner = CliRunner()
     local = runner.invoke(main, ["build", str(recipe), "-o", str(tmp_path / "local"), "--tasks", "2"])
-    ray = runner.invoke(main, ["build", str(recipe), "-o", str(tmp_path / "ray"), "--executor", "ray",
-                               "--tasks", "2", "--workers", "2"])
+    ray = runner.invoke(
+        main,
+        [
+            "build",
+            str(recipe),
+            "-o",
+            str(tmp_path / "ray"),
+            "--executor",
+            "ray",
+            "--tasks",
+            "2",
+            "--workers",
+            "2",
+        ],
+    )
     assert local.exit_code == 0 and ray.exit_code == 0, local.output + ray.output
     assert "executor ray (2 tasks, 2 workers)" in ray.output
     for source in ("web", "code", "notes"):

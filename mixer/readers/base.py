@@ -67,12 +67,10 @@ class FileLedger:
     """
 
     def __init__(self) -> None:
-        self.done_files: set[int] = set()  # committed by earlier runs: never read again
         self.finished: list[FileReport] = []  # read completely in this run, in order
         self.current: FileReport | None = None
 
-    def reset(self, done_files: set[int]) -> None:
-        self.done_files = set(done_files)
+    def reset(self) -> None:
         self.finished = []
         self.current = None
 
@@ -90,6 +88,9 @@ class MixerReader(BaseReader):
         super().__init__(text_key=text_key, id_key=id_key)
         self.source = source
         self.files = [f.path for f in files]
+        # Indices still to read, fixed by the build before any task starts (every task must see the same
+        # list, or the rank::world_size partition would shift under tasks that start late).
+        self.todo: list[int] = list(range(len(files)))
         self.ledger = FileLedger()
 
     def records(self, path: str) -> Iterator[tuple[int, Any]]:
@@ -111,16 +112,16 @@ class MixerReader(BaseReader):
         metadata = {k: v for k, v in record.items() if k != self.text_key and k != self.id_key}
         metadata.update(source=self.source, origin=f"{path}:{line}", file_index=index)
         return Document(
-            text=text, id=str(doc_id) if doc_id is not None else f"{self.source}/{index}/{line}", metadata=metadata
+            text=text,
+            id=str(doc_id) if doc_id is not None else f"{self.source}/{index}/{line}",
+            metadata=metadata,
         )
 
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         if data:
             yield from data
         ledger = self.ledger
-        for index in range(rank, len(self.files), world_size):
-            if index in ledger.done_files:
-                continue
+        for index in self.todo[rank::world_size]:
             path = self.files[index]
             report = FileReport(index=index, path=path)
             ledger.current = report

@@ -40,7 +40,10 @@ class HFDatasetReader(MixerReader):
             except StopIteration:
                 return
             except Exception as e:
-                yield row, Skip("truncated_file" if row else "unreadable_file", row, f"{type(e).__name__}: {e}")
+                yield (
+                    row,
+                    Skip("truncated_file" if row else "unreadable_file", row, f"{type(e).__name__}: {e}"),
+                )
                 return
             yield row, record
             row += 1

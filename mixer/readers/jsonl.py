@@ -21,7 +21,9 @@ def open_binary(path: str):
     if lower.endswith((".zst", ".zstd")):
         import zstandard
 
-        reader = zstandard.ZstdDecompressor().stream_reader(open(path, "rb"), closefd=True, read_across_frames=True)
+        reader = zstandard.ZstdDecompressor().stream_reader(
+            open(path, "rb"), closefd=True, read_across_frames=True
+        )
         return io.BufferedReader(reader, 1 << 20)  # adds readline/iteration
     return open(path, "rb")
 
@@ -51,5 +53,7 @@ class JsonlSourceReader(MixerReader):
         except Exception as e:  # zstandard.ZstdError is not an OSError
             if type(e).__name__ != "ZstdError":
                 raise
-            yield line_no, Skip("truncated_file" if line_no else "unreadable_file", line_no + 1, f"ZstdError: {e}")
-
+            yield (
+                line_no,
+                Skip("truncated_file" if line_no else "unreadable_file", line_no + 1, f"ZstdError: {e}"),
+            )

@@ -25,7 +25,13 @@ class JsonlSource(GlobSource):
     type: Literal["jsonl"] = "jsonl"
     text_key: str = TEXT_KEY
     id_key: str = ID_KEY
-    directory_suffixes: ClassVar[tuple[str, ...]] = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".json.gz", ".ndjson")
+    directory_suffixes: ClassVar[tuple[str, ...]] = (
+        ".jsonl",
+        ".jsonl.gz",
+        ".jsonl.zst",
+        ".json.gz",
+        ".ndjson",
+    )
 
     def reader(self, name: str, files: list[InputFile]) -> PipelineStep:
         from mixer.readers.jsonl import JsonlSourceReader
@@ -79,7 +85,9 @@ class HFSource(SourceConfig):
     type: Literal["hf"] = "hf"
     dataset: str = Field(description="Local dataset folder, or a Hub dataset name when `hub: true`.")
     hub: bool = Field(default=False, description="Allow streaming `dataset` from the Hugging Face Hub.")
-    config_name: str | None = Field(default=None, description="Dataset configuration name, if it has several.")
+    config_name: str | None = Field(
+        default=None, description="Dataset configuration name, if it has several."
+    )
     data_files: list[str] | None = Field(default=None, description="Data file patterns within the dataset.")
     split: str = Field(default="train", description="Split to read.")
     text_key: str = TEXT_KEY
@@ -105,7 +113,9 @@ class HFSource(SourceConfig):
         except ImportError as e:
             raise MissingDependency("datasets", f"source '{name}' (type: hf)") from e
         try:
-            builder = datasets.load_dataset_builder(self.dataset, self.config_name, data_files=self.data_files)
+            builder = datasets.load_dataset_builder(
+                self.dataset, self.config_name, data_files=self.data_files
+            )
         except Exception as e:
             raise PlanError(f"source '{name}': cannot open dataset '{self.dataset}': {e}") from None
         files = list((builder.config.data_files or {}).get(self.split, []))
@@ -129,7 +139,12 @@ class HFSource(SourceConfig):
 
         kwargs: dict[str, Any] = {}
         return HFDatasetReader(
-            name, files, text_key=self.text_key, id_key=self.id_key, builder=self.builder_name(files), builder_kwargs=kwargs
+            name,
+            files,
+            text_key=self.text_key,
+            id_key=self.id_key,
+            builder=self.builder_name(files),
+            builder_kwargs=kwargs,
         )
 
 

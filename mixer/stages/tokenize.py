@@ -19,11 +19,15 @@ import numpy as np
 from datatrove.data import DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 
+from mixer.engine import quiet_datatrove_console
 from mixer.readers.base import FileLedger, FileReport
 from mixer.shards import IndexedDatasetWriter
 from mixer.tokenizer import Encoder
 
 PROGRESS_INTERVAL_S = 2.0
+
+# Worker processes import this module when they unpickle the pipeline: quiet datatrove's console there too.
+quiet_datatrove_console()
 
 
 def write_json_atomic(path: Path, data: object) -> None:
@@ -64,7 +68,7 @@ class _Part:
         bounds = np.flatnonzero(np.diff(file_indices)) + 1
         starts = np.concatenate([[0], bounds])
         ends = np.concatenate([bounds, [len(file_indices)]])
-        for s, e in zip(starts.tolist(), ends.tolist()):
+        for s, e in zip(starts.tolist(), ends.tolist(), strict=False):
             entry = self.per_file.setdefault(int(file_indices[s]), [first + s, 0, 0])
             entry[1] += e - s
             entry[2] += int(lengths[s:e].sum())
@@ -98,8 +102,7 @@ class ShardPartWriter(PipelineStep):
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         work = Path(self.work_dir)
         parts_dir = work / "parts"
-        done = {f["index"] for part in committed_parts(parts_dir) for f in part["files"]}
-        self.ledger.reset(done)
+        self.ledger.reset()
         self._progress_path = work / "progress" / f"{rank:05d}.json"
         self._progress = {"documents": 0, "tokens": 0, "bytes": 0, "files": 0}
         self._last_progress = time.monotonic()
