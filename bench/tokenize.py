@@ -39,20 +39,27 @@ def tokenizer_path() -> Path:
 
 
 def input_files(copies: int) -> list[str]:
-    """The input files, repeated ``copies`` times (as hard links under distinct names) to grow the input."""
-    import glob
+    """The sample's web and code documents, dealt round-robin into 16 gzip JSONL files per copy.
 
-    files = sorted(f for p in INPUTS for f in glob.glob(str(SAMPLE / p)))
-    if copies == 1:
-        return files
-    folder = OUT / f"x{copies}"
-    if not folder.is_dir():
+    Equal-sized files let every variant spread the work evenly over its processes (mixer and datatrove
+    both parallelise by file). ``copies`` repeats the whole set, to grow the input for the memory check.
+    """
+    import glob
+    import gzip
+
+    folder = OUT / f"input-x{copies}"
+    if not (folder / "done").is_file():
+        shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
+        texts = load_texts(sorted(f for p in INPUTS for f in glob.glob(str(SAMPLE / p))))
         for c in range(copies):
-            for f in files:
-                target = folder / f"{c:03d}-{Path(f).parent.name}-{Path(f).name}"
-                os.link(f, target) if os.stat(f).st_dev == os.stat(folder).st_dev else shutil.copy(f, target)
-    return sorted(str(p) for p in folder.iterdir())
+            outs = [gzip.open(folder / f"{c:03d}-{k:02d}.jsonl.gz", "wt", compresslevel=1) for k in range(16)]
+            for i, t in enumerate(texts):
+                outs[i % 16].write(json.dumps({"id": f"{c}-{i}", "text": t}) + "\n")
+            for f in outs:
+                f.close()
+        (folder / "done").touch()
+    return sorted(str(p) for p in folder.glob("*.jsonl.gz"))
 
 
 def load_texts(files: list[str]) -> list[str]:
@@ -66,7 +73,7 @@ def load_texts(files: list[str]) -> list[str]:
 # --- variants, each run as `python -m bench.tokenize VARIANT WORKERS COPIES` in its own process -------------
 
 
-def run_bare(backend: str, workers: int, files: list[str]) -> int:
+def run_bare(backend: str, workers: int, files: list[str]) -> tuple[int, float]:
     """The encoder alone on in-memory texts, split across ``workers`` processes."""
     from concurrent.futures import ProcessPoolExecutor
 
@@ -75,7 +82,8 @@ def run_bare(backend: str, workers: int, files: list[str]) -> int:
     info = load_tokenizer_info(tokenizer_path(), backend=backend)
     chunks = [files[i::workers] for i in range(workers)]
     with ProcessPoolExecutor(workers) as pool:
-        texts_loaded = list(pool.map(_bare_load, chunks))  # warm: read the texts first, untimed
+        # untimed: read the texts and build the encoder in every worker
+        texts_loaded = list(pool.map(_bare_load, chunks, [info] * workers))
         start = time.perf_counter()
         tokens = sum(pool.map(_bare_encode, [info] * workers, range(workers)))
         elapsed = time.perf_counter() - start
@@ -86,8 +94,11 @@ def run_bare(backend: str, workers: int, files: list[str]) -> int:
 _TEXTS: list[str] = []
 
 
-def _bare_load(files: list[str]) -> int:
+def _bare_load(files: list[str], info) -> int:
+    from mixer.tokenizer import Encoder
+
     _TEXTS[:] = load_texts(files)
+    Encoder(info).encode_with_eos(_TEXTS[:1])  # loads and caches the backend in this process
     return len(_TEXTS)
 
 
@@ -177,7 +188,9 @@ def child(variant: str, workers: int, copies: int) -> None:
 
 
 def measure(variant: str, workers: int, copies: int = 1) -> dict:
-    env = dict(os.environ, TOKENIZERS_PARALLELISM="false" if variant != "hf" else "true")
+    env = dict(os.environ)
+    if variant in ("hf", "tiktoken"):  # one thread per process, like a datatrove or mixer worker
+        env["TOKENIZERS_PARALLELISM"] = "false"
     proc = subprocess.run(
         [sys.executable, "-m", "bench.tokenize", variant, str(workers), str(copies)],
         cwd=ROOT,

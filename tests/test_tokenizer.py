@@ -114,7 +114,9 @@ def small_tok(tmp_path_factory) -> Path:
 
 
 def train_small(tmp_path: Path, special_tokens: tuple[str, ...], name: str = "tokenizer.json") -> Path:
-    return train_bpe(stdlib_texts(30_000), vocab_size=300, special_tokens=special_tokens, out_path=tmp_path / name)
+    return train_bpe(
+        stdlib_texts(30_000), vocab_size=300, special_tokens=special_tokens, out_path=tmp_path / name
+    )
 
 
 # --- training ----------------------------------------------------------------------------------------------
@@ -167,6 +169,56 @@ def test_multilingual_tokenizer_converts_with_identical_ids(tmp_path):
     reference = Encoder(load_tokenizer_info(path, backend="hf")).encode_with_eos(docs)
     np.testing.assert_array_equal(fast[0], reference[0])
     np.testing.assert_array_equal(fast[1], reference[1])
+
+
+def byte_level_bpe(path: Path, merges: list[tuple[str, str]]) -> Path:
+    """A byte-level BPE with the given merges; their results take ids 257, 258, ... in merge order."""
+    alphabet = sorted(pre_tokenizers.ByteLevel.alphabet())
+    vocab = {EOT: 0, **{c: i + 1 for i, c in enumerate(alphabet)}}
+    for left, right in merges:
+        vocab[left + right] = len(vocab)
+    tok = Tokenizer(models.BPE(vocab=vocab, merges=merges))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    tok.add_special_tokens([EOT])
+    tok.save(str(path))
+    return path
+
+
+def test_a_token_bpe_never_produces_is_left_out_of_tiktoken(tmp_path):
+    # "bc" merges before "ab", so HF splits "abc" into a|bc and the rule (ab, c) never fires: "abc" (259)
+    # is unreachable. tiktoken looks whole pieces up in its vocabulary and would emit 259 if it knew it.
+    path = byte_level_bpe(tmp_path / "tokenizer.json", [("b", "c"), ("a", "b"), ("ab", "c")])
+    info = load_tokenizer_info(path)
+    assert info.backend == "tiktoken", info.backend_reason
+    a, bc, ab = 65, 257, 258
+    expected = [a, bc, 0, ab, 0, a, bc, a, bc, 0]
+    texts = ["abc", "ab", "abcabc"]
+    assert Encoder(info).encode_with_eos(texts)[0].tolist() == expected
+    assert Encoder(load_tokenizer_info(path, backend="hf")).encode_with_eos(texts)[0].tolist() == expected
+
+
+def test_random_adversarial_bpes_give_identical_ids(tmp_path):
+    # Random merges over a tiny alphabet: many tokens with several splits, many unreachable tokens; the
+    # conversion must agree with HF on every string (without the reachability rule it fails on most seeds).
+    from mixer.tokenizer import _hf_from_bytes, _HFBackend, _parse_spec, _tiktoken_encoding, _TiktokenBackend
+
+    for seed in range(40):
+        rng = random.Random(seed)
+        pieces, merges, made = ["a", "b", "c", "Ġ"], [], set("abcĠ")
+        while len(merges) < 40:
+            left, right = rng.choice(pieces), rng.choice(pieces)
+            if left + right not in made and len(left + right) <= 8:
+                made.add(left + right)
+                pieces.append(left + right)
+                merges.append((left, right))
+        raw = byte_level_bpe(tmp_path / f"{seed}.json", merges).read_bytes()
+        hf = _hf_from_bytes(raw, tmp_path)
+        encoding = _tiktoken_encoding(hf, _parse_spec(raw, tmp_path))
+        assert not isinstance(encoding, str), encoding
+        texts = ["".join(rng.choices("abc ", k=rng.randint(1, 30))) for _ in range(300)]
+        fast, reference = _TiktokenBackend(encoding).encode(texts), _HFBackend(hf).encode(texts)
+        assert [x.tolist() for x in fast] == [x.tolist() for x in reference], seed
 
 
 # --- encode_with_eos ---------------------------------------------------------------------------------------
@@ -241,7 +293,10 @@ def _add_plain_token(spec):
         (lambda s: s["model"].update(ignore_merges=True), "hf: BPE ignore_merges=True"),
         (lambda s: s["model"].update(dropout=0.1), "hf: BPE dropout=0.1"),
         (_swap_first_merges, "hf: ranks not in merge order: merge 1 makes "),
-        (_add_plain_token, "hf: added token 'hello' is not special: HF matches it inside text, tiktoken cannot"),
+        (
+            _add_plain_token,
+            "hf: added token 'hello' is not special: HF matches it inside text, tiktoken cannot",
+        ),
     ],
 )
 def test_conversion_is_refused_with_a_reason(small_tok, tmp_path, edit, reason):
@@ -256,7 +311,9 @@ def test_conversion_is_refused_with_a_reason(small_tok, tmp_path, edit, reason):
 def test_refused_tokenizers_still_encode_through_hf(small_tok, tmp_path):
     nfc = Encoder(load_tokenizer_info(edited(small_tok, tmp_path / "nfc.json", _set_normalizer)))
     assert nfc.encode_with_eos(["cafe\u0301"])[0].tolist() == nfc.encode_with_eos(["caf\u00e9"])[0].tolist()
-    reference = Tokenizer.from_file(str(tmp_path / "nfc.json")).encode("cafe\u0301", add_special_tokens=False).ids
+    reference = (
+        Tokenizer.from_file(str(tmp_path / "nfc.json")).encode("cafe\u0301", add_special_tokens=False).ids
+    )
     assert nfc.encode_with_eos(["cafe\u0301"])[0].tolist() == [*reference, 0]
 
     prefixed = Encoder(load_tokenizer_info(edited(small_tok, tmp_path / "prefix.json", _set_prefix_space)))
@@ -314,13 +371,17 @@ def test_tokenizer_config_beside_the_file_decides_the_eos(tmp_path):
 
 def test_a_tokenizer_without_eos_asks_for_tokenizer_eos(tmp_path):
     path = train_small(tmp_path, ("<pad>",))
-    with pytest.raises(TokenizerError, match=r"tokenizer\.eos: .* its special tokens are '<pad>'\. .*`tokenizer\.eos`"):
+    with pytest.raises(
+        TokenizerError, match=r"tokenizer\.eos: .* its special tokens are '<pad>'\. .*`tokenizer\.eos`"
+    ):
         load_tokenizer_info(path)
 
 
 def test_an_unknown_eos_name_is_an_error_listing_the_special_tokens(tmp_path):
     path = train_small(tmp_path, ("<pad>", EOT))
-    with pytest.raises(TokenizerError, match=r"tokenizer\.eos: '<nope>' is not a token of .*'<pad>', '<\|endoftext\|>'"):
+    with pytest.raises(
+        TokenizerError, match=r"tokenizer\.eos: '<nope>' is not a token of .*'<pad>', '<\|endoftext\|>'"
+    ):
         load_tokenizer_info(path, eos_token="<nope>")
     assert load_tokenizer_info(path, eos_token="<pad>", backend="hf").eos_id == 0
 
@@ -332,7 +393,9 @@ def test_missing_and_malformed_files_name_the_path(tmp_path):
     with pytest.raises(TokenizerError, match=rf"{tmp_path}/text\.json is not a Hugging Face tokenizer\.json"):
         load_tokenizer_info(tmp_path / "text.json")
     (tmp_path / "other.json").write_text('{"model": {"type": "Nonsense"}}')
-    with pytest.raises(TokenizerError, match=rf"{tmp_path}/other\.json is not a Hugging Face tokenizer\.json"):
+    with pytest.raises(
+        TokenizerError, match=rf"{tmp_path}/other\.json is not a Hugging Face tokenizer\.json"
+    ):
         load_tokenizer_info(tmp_path / "other.json")
     with pytest.raises(TokenizerError, match=r"tokenizer\.backend: 'fast' is not one of auto, hf, tiktoken"):
         load_tokenizer_info(tmp_path / "nope.json", backend="fast")
