@@ -9,7 +9,6 @@ committed part covers are not read again, and a source whose shards are complete
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import threading
 import time
@@ -167,9 +166,72 @@ def run_build(plan: BuildPlan, options: BuildOptions | None = None) -> dict[str,
             f"submitted {', '.join(pending)} to {choice.type}; when those jobs finish, run the same "
             "`mixer build` again to assemble the shards and write the manifest"
         )
-    manifest = make_manifest(plan, info, dtype.name, results)
+    from mixer.mixing.mix import mix
+
+    mixed = mix(output, recipe, dtype.name, echo)
+    manifest = make_manifest(plan, info, dtype.name, results, mixed)
     write_json_atomic(output / MANIFEST, manifest)
     return manifest
+
+
+def run_mix(
+    recipe: RecipeBase, recipe_path: str, output: Path | None = None, echo: Echo = print
+) -> dict[str, Any]:
+    """Recompute validation sets and phase blends over a finished build's shards (no tokenizing)."""
+    from mixer.mixing.mix import mix
+    from mixer.stages.tokenize import write_json_atomic
+
+    output = Path(output) if output is not None else default_output(recipe)
+    check_output_owner(output, recipe.name)
+    manifest_path = output / MANIFEST
+    if not manifest_path.is_file():
+        raise PlanError(
+            f"{output} has no finished build (no manifest.json); run `mixer build {recipe_path}` first"
+        )
+    manifest = json.loads(manifest_path.read_text())
+    built = manifest["recipe"]["resolved"]
+    changed = [
+        n
+        for n, cfg in recipe.sources.items()  # type: ignore[attr-defined]
+        if built["sources"].get(n) != cfg.model_dump(mode="json")
+    ]
+    changed += [n for n in built["sources"] if n not in recipe.sources]  # type: ignore[attr-defined]
+    if changed or built["tokenizer"] != recipe.tokenizer.model_dump(mode="json"):
+        what = f"sources {', '.join(sorted(changed))}" if changed else "the tokenizer"
+        raise PlanError(
+            f"{what} changed since {output} was built; run `mixer build {recipe_path}` instead of mix"
+        )
+    mixed = mix(output, recipe, manifest["dtype"], echo)
+    manifest["recipe"].update(hash=recipe.content_hash(), resolved=recipe.model_dump(mode="json"))
+    manifest["validation"] = mixed["validation"]
+    manifest["phases"] = _phase_summaries(mixed["phases"])
+    write_json_atomic(manifest_path, manifest)
+    return manifest
+
+
+def _phase_summaries(blends: dict[str, dict]) -> dict[str, Any]:
+    return {
+        phase: {
+            "seq_len": b["seq_len"],
+            "samples": b["samples"],
+            "tokens": b["tokens"],
+            "sources": {
+                n: {
+                    k: s[k]
+                    for k in (
+                        "target_share",
+                        "realised_share",
+                        "samples",
+                        "tokens",
+                        "repetition",
+                        "epochs_started",
+                    )
+                }
+                for n, s in b["sources"].items()
+            },
+        }
+        for phase, b in blends.items()
+    }
 
 
 def source_fingerprint(sp: SourcePlan, info: Any, dtype: str) -> str:
@@ -292,7 +354,9 @@ class _Progress:
             )
 
 
-def make_manifest(plan: BuildPlan, info: Any, dtype: str, results: dict[str, dict]) -> dict[str, Any]:
+def make_manifest(
+    plan: BuildPlan, info: Any, dtype: str, results: dict[str, dict], mixed: dict[str, Any]
+) -> dict[str, Any]:
     recipe = plan.recipe
     sources = {}
     for sp in plan.sources:
@@ -315,7 +379,7 @@ def make_manifest(plan: BuildPlan, info: Any, dtype: str, results: dict[str, dic
         "recipe": {
             "name": recipe.name,
             "hash": recipe.content_hash(),
-            "path": os.path.abspath(plan.recipe_path),
+            "path": plan.recipe_path,
             "resolved": recipe.model_dump(mode="json"),
         },
         "tokenizer": {
@@ -329,6 +393,8 @@ def make_manifest(plan: BuildPlan, info: Any, dtype: str, results: dict[str, dic
         "dtype": dtype,
         "eos_id": info.eos_id,
         "sources": sources,
+        "validation": mixed["validation"],
+        "phases": _phase_summaries(mixed["phases"]),
         "totals": {
             "documents": sum(s["documents"] for s in sources.values()),
             "tokens": sum(s["tokens"] for s in sources.values()),

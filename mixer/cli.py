@@ -75,7 +75,7 @@ def build(
     """
     from mixer.build import BuildOptions, describe_plan, plan_build, run_build
     from mixer.recipe import load_recipe
-    from mixer.report import summary_table
+    from mixer.report import phase_table, summary_table
 
     loaded = load_recipe(recipe)
     plan = plan_build(loaded, str(recipe), output)
@@ -85,7 +85,35 @@ def build(
     manifest = run_build(plan, BuildOptions(executor=executor, tasks=tasks, workers=workers, echo=click.echo))
     click.echo("")
     click.echo(summary_table(manifest))
+    if manifest["phases"]:
+        click.echo("")
+        click.echo(phase_table(manifest))
     click.echo(f"\nwrote {plan.output / 'manifest.json'}")
+
+
+@main.command()
+@click.argument("recipe", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--output", "-o", type=click.Path(file_okay=False, path_type=Path), help="Output folder [shards/<name>]."
+)
+@user_errors
+def mix(recipe: Path, output: Path | None):
+    """Re-blend RECIPE's phases over its already built source shards (no re-tokenizing).
+
+    Use it after changing phases (weights, tokens, seq_len, max_repetition), the seed or the holdout.
+
+    \b
+    Example:
+      mixer mix recipes/demo.yaml
+    """
+    from mixer.build import run_mix
+    from mixer.recipe import load_recipe
+    from mixer.report import phase_table
+
+    loaded = load_recipe(recipe)
+    manifest = run_mix(loaded, str(recipe), output, echo=click.echo)
+    click.echo("")
+    click.echo(phase_table(manifest))
 
 
 @main.command()

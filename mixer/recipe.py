@@ -115,6 +115,52 @@ class BuildSettings(StrictModel):
     batch_bytes: int = Field(default=4_000_000, gt=0, description="Text tokenized per batch by each task.")
 
 
+class PhaseConfig(StrictModel):
+    """One training phase: how many tokens, in what sequence length, blended from which sources."""
+
+    tokens: int = Field(gt=0, description="Training tokens in the phase (rounded up to whole samples).")
+    seq_len: int = Field(
+        gt=0, le=1_048_576, description="Tokens per training sequence (samples hold seq_len + 1)."
+    )
+    weights: dict[str, float] = Field(
+        min_length=1, description="Token share per source name; normalised, so they need not sum to 1."
+    )
+    max_repetition: float = Field(
+        default=1.0,
+        ge=1.0,
+        description="How many times a source's tokens may be used in this phase (epochs).",
+    )
+
+    @field_validator("tokens", mode="before")
+    @classmethod
+    def _whole_tokens(cls, value: Any) -> Any:
+        if isinstance(value, float):  # 2.0e9 in YAML is a float
+            if not value.is_integer():
+                raise ValueError(f"tokens must be a whole number, got {value}")
+            return int(value)
+        return value
+
+    @field_validator("weights", mode="after")
+    @classmethod
+    def _positive_weights(cls, weights: dict[str, float]) -> dict[str, float]:
+        import math
+
+        for name, w in weights.items():
+            if not math.isfinite(w) or w <= 0:
+                raise ValueError(
+                    f"weight of '{name}' is {w}; weights must be positive (leave a source out to exclude it)"
+                )
+        return weights
+
+
+class HoldoutConfig(StrictModel):
+    """Documents of every source reserved for validation; they never enter a training blend."""
+
+    fraction: float = Field(default=0.005, ge=0.0, lt=0.5, description="Share of each source's documents.")
+    max_documents: int = Field(default=1000, ge=0, description="At most this many documents per source.")
+    min_documents: int = Field(default=1, ge=0, description="At least this many (when the source has more).")
+
+
 class RecipeBase(StrictModel):
     name: str = Field(pattern=NAME_PATTERN, description="Recipe name; output goes to shards/<name>.")
     description: str = ""
@@ -122,6 +168,25 @@ class RecipeBase(StrictModel):
     tokenizer: TokenizerConfig
     executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
     build: BuildSettings = Field(default_factory=BuildSettings)
+    holdout: HoldoutConfig = Field(default_factory=HoldoutConfig)
+    phases: dict[str, PhaseConfig] = Field(
+        default_factory=dict, description="Training phases in order (e.g. pretrain, cooldown)."
+    )
+
+    @model_validator(mode="after")
+    def _phase_sources(self) -> RecipeBase:
+        import re
+
+        for phase, cfg in self.phases.items():
+            if not re.match(NAME_PATTERN, phase):
+                raise ValueError(f"phases.{phase}: phase names must be letters, digits, '.', '_' or '-'")
+            for name in cfg.weights:
+                if name not in self.sources:  # type: ignore[attr-defined]
+                    raise ValueError(
+                        f"phases.{phase}.weights.{name}: no source named '{name}'; "
+                        f"sources: {', '.join(self.sources)}"  # type: ignore[attr-defined]
+                    )
+        return self
 
     @field_validator("sources", mode="after", check_fields=False)
     @classmethod
@@ -237,6 +302,10 @@ def _describe(err: dict[str, Any], lines: dict[KeyPath, int]) -> str:
         return f"{where}{at}: required key is missing"
     if msg.startswith("Value error, "):
         msg = msg.removeprefix("Value error, ")
+    if not loc and kind == "value_error":  # a cross-field check: its message starts with the key path
+        path = msg.split(":", 1)[0]
+        line = _line_for(tuple(int(p) if p.isdigit() else p for p in path.split(".")), lines)
+        return msg.replace(path, f"{path} (line {line})", 1) if line else msg
     return (
         f"{where}{at}: {msg} (got {err.get('input')!r})" if kind != "value_error" else f"{where}{at}: {msg}"
     )

@@ -13,7 +13,8 @@ def format_table(headers: list[str], rows: list[list[Any]], right: set[int] | No
 
     def line(row: list[str]) -> str:
         return "  ".join(
-            c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=False))
+            c.rjust(w) if i in right else c.ljust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=False))
         )
 
     out = [line(cells[0]), "  ".join("-" * w for w in widths)]
@@ -64,3 +65,28 @@ def summary_table(manifest: dict[str, Any]) -> str:
     if notes:
         table += "\n\nskipped records (all locations: manifest.json, work/):\n" + "\n".join(notes)
     return table
+
+
+def phase_table(manifest: dict[str, Any]) -> str:
+    """Per phase and source: target vs realised token share, samples, tokens and repetition."""
+    rows = []
+    for phase, p in manifest.get("phases", {}).items():
+        for name, s in p["sources"].items():
+            rows.append(
+                [
+                    phase,
+                    name,
+                    f"{s['target_share']:.4%}",
+                    f"{s['realised_share']:.4%}",
+                    f"{s['samples']:,}",
+                    f"{s['tokens']:,}",
+                    f"{s['repetition']:.2f}",
+                ]
+            )
+    if not rows:
+        return "no phases"
+    return format_table(
+        ["phase", "source", "target share", "realised", "samples", "tokens", "epochs"],
+        rows,
+        right={2, 3, 4, 5, 6},
+    )

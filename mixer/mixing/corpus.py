@@ -1,0 +1,45 @@
+"""A source's documents across its shards, addressed 0..D-1 in shard order (reads only the on-disk contract).
+
+Used by the blend reader, and so by the trainer: it imports numpy and :mod:`mixer.shards` only.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from mixer.shards import IndexedDataset
+
+
+class SourceCorpus:
+    """The documents of ``sources/<name>/`` in the order of its shards."""
+
+    def __init__(self, output: str | Path, name: str):
+        folder = Path(output) / "sources" / name
+        marker = folder / "assembled.json"
+        if not marker.is_file():
+            raise FileNotFoundError(
+                f"{folder}: no assembled.json; the source's shards are missing or incomplete"
+            )
+        summary = json.loads(marker.read_text())
+        self.name = name
+        self.shards = [IndexedDataset(folder / s["name"]) for s in summary["shards"]]
+        counts = [len(s) for s in self.shards]
+        self.starts = np.concatenate([[0], np.cumsum(counts, dtype=np.int64)])
+        self.documents = int(self.starts[-1])
+        self.tokens = int(sum(s.num_tokens for s in self.shards))
+
+    def sizes(self) -> np.ndarray:
+        """Token count of every document (int64, loaded: 8 bytes a document)."""
+        if not self.shards:
+            return np.zeros(0, dtype=np.int64)
+        return np.concatenate([np.asarray(s.sizes, dtype=np.int64) for s in self.shards])
+
+    def __len__(self) -> int:
+        return self.documents
+
+    def document(self, i: int) -> np.ndarray:
+        shard = int(np.searchsorted(self.starts, i, side="right")) - 1
+        return self.shards[shard][int(i - self.starts[shard])]
