@@ -118,7 +118,9 @@ class BuildSettings(StrictModel):
 class PhaseConfig(StrictModel):
     """One training phase: how many tokens, in what sequence length, blended from which sources."""
 
-    tokens: int = Field(gt=0, description="Training tokens in the phase (rounded up to whole samples).")
+    tokens: int = Field(
+        gt=0, description="Training tokens in the phase (rounded up to whole samples); 2.0e9 and 200B both work."
+    )
     seq_len: int = Field(
         gt=0, le=1_048_576, description="Tokens per training sequence (samples hold seq_len + 1)."
     )
@@ -134,7 +136,14 @@ class PhaseConfig(StrictModel):
     @field_validator("tokens", mode="before")
     @classmethod
     def _whole_tokens(cls, value: Any) -> Any:
-        if isinstance(value, float):  # 2.0e9 in YAML is a float
+        if isinstance(value, str):  # YAML reads 2.0e9 (no exponent sign) as a string; also allow 200B, 20M
+            text = value.strip().replace("_", "")
+            scale = {"K": 1e3, "M": 1e6, "B": 1e9, "T": 1e12}.get(text[-1:].upper(), 1)
+            try:
+                value = float(text[:-1] if scale != 1 else text) * scale
+            except ValueError:
+                raise ValueError(f"tokens must be a number such as 2000000, 2.0e9 or 200B, got '{value}'") from None
+        if isinstance(value, float):
             if not value.is_integer():
                 raise ValueError(f"tokens must be a whole number, got {value}")
             return int(value)

@@ -51,7 +51,7 @@ def test_unknown_key_names_path_line_and_valid_keys(tmp_path):
 def test_unknown_top_level_key(tmp_path):
     assert problems(tmp_path, BASE + "sauces: {}\n") == [
         "sauces (line 7): unknown key 'sauces'; remove it or check its spelling "
-        "(valid keys: name, description, seed, tokenizer, executor, build, sources)"
+        "(valid keys: name, description, seed, tokenizer, executor, build, holdout, phases, sources)"
     ]
 
 
@@ -115,3 +115,20 @@ def test_schema_lists_every_source_kind_and_rejects_extras():
         assert f'"const": "{kind}"' in text
     assert schema["additionalProperties"] is False
     assert set(schema["required"]) == {"name", "tokenizer", "sources"}
+
+
+@pytest.mark.parametrize(("written", "tokens"), [("2000000", 2_000_000), ("2.0e9", 2_000_000_000), ("2.0e+9", 2_000_000_000),
+                                                 ("200B", 200_000_000_000), ("1_500_000", 1_500_000), ("20M", 20_000_000)])
+def test_phase_tokens_accept_scientific_and_suffixed_numbers(tmp_path, written, tokens):
+    text = BASE + f"phases:\n  p: {{tokens: {written}, seq_len: 8, weights: {{web: 1}}}}\n"
+    assert load_recipe(write(tmp_path, text)).phases["p"].tokens == tokens
+
+
+def test_phase_errors_name_the_phase_key(tmp_path):
+    text = BASE + "phases:\n  p: {tokens: 1.5, seq_len: 8, weights: {web: 0, nope: 1}}\n"
+    assert problems(tmp_path, text) == [
+        "phases.p.tokens (line 8): tokens must be a whole number, got 1.5",
+        "phases.p.weights (line 8): weight of 'web' is 0.0; weights must be positive (leave a source out to exclude it)",
+    ]
+    text = BASE + "phases:\n  p: {tokens: 10, seq_len: 8, weights: {nope: 1}}\n"
+    assert problems(tmp_path, text) == ["phases.p.weights.nope (line 8): no source named 'nope'; sources: web"]

@@ -1,0 +1,49 @@
+"""The recipes shipped under recipes/ load, and their phases have the shares their comments claim."""
+
+from pathlib import Path
+
+import pytest
+
+from mixer.recipe import load_recipe
+
+RECIPES = Path(__file__).resolve().parent.parent / "recipes"
+CODE = {"code", "markup"}  # "code" in the paper's sense
+HIGH_QUALITY_CODE = {"synthetic", "commits", "pull_requests"}
+
+
+def code_share(weights: dict[str, float]) -> float:
+    return sum(w for n, w in weights.items() if n in CODE | HIGH_QUALITY_CODE) / sum(weights.values())
+
+
+@pytest.mark.parametrize("path", sorted(RECIPES.rglob("*.yaml")), ids=lambda p: p.name)
+def test_every_shipped_recipe_loads(path):
+    recipe = load_recipe(path)
+    assert recipe.phases, f"{path.name} has no phases"
+
+
+@pytest.mark.parametrize(
+    ("name", "phase", "share"),
+    [
+        ("text-only", "pretrain", 0.0),
+        ("code-25", "pretrain", 0.25),
+        ("balanced", "pretrain", 0.50),
+        ("code-only", "pretrain", 1.0),
+        ("balanced-to-text", "init", 0.50),
+        ("balanced-to-text", "continue", 0.10),
+        ("code-25", "cooldown", 0.20),
+        ("balanced", "cooldown", 0.20),
+        ("balanced-to-text", "cooldown", 0.20),
+    ],
+)
+def test_paper_recipes_have_the_papers_code_shares(name, phase, share):
+    recipe = load_recipe(RECIPES / "paper" / f"{name}.yaml")
+    assert code_share(recipe.phases[phase].weights) == pytest.approx(share)
+
+
+@pytest.mark.parametrize("name", ["code-25", "balanced", "balanced-to-text", "text-only", "code-only"])
+def test_cooldown_is_a_tenth_of_pretraining(name):
+    recipe = load_recipe(RECIPES / "paper" / f"{name}.yaml")
+    phases = list(recipe.phases)
+    assert phases[-1] == "cooldown"
+    pretraining = sum(recipe.phases[p].tokens for p in phases[:-1])
+    assert recipe.phases["cooldown"].tokens == pretraining // 10
