@@ -1,6 +1,7 @@
-"""`make bench`: every benchmark, printed as tables."""
+"""`make bench`: every benchmark, printed as tables (figures are recorded in BENCHMARKS.md)."""
 
-from bench import tokenize
+from bench import reblend, tokenize
 
 if __name__ == "__main__":
     tokenize.main()
+    reblend.main()

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from mixer import __version__
-from mixer.errors import BuildIncomplete, PlanError
+from mixer.errors import BuildIncomplete, JobsSubmitted, PlanError
 from mixer.recipe import RecipeBase
 from mixer.sources.base import ResolvedInputs, SourceConfig
 
@@ -162,9 +162,9 @@ def run_build(plan: BuildPlan, options: BuildOptions | None = None) -> dict[str,
         else:
             results[sp.name] = result
     if pending:
-        raise BuildIncomplete(
+        raise JobsSubmitted(
             f"submitted {', '.join(pending)} to {choice.type}; when those jobs finish, run the same "
-            "`mixer build` again to assemble the shards and write the manifest"
+            "`mixer build` again to assemble the shards, blend the phases and write the manifest"
         )
     from mixer.mixing.mix import mix
 

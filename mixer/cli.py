@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from mixer import __version__
-from mixer.errors import MixerError
+from mixer.errors import JobsSubmitted, MixerError
 
 
 def user_errors(fn):
@@ -23,6 +23,9 @@ def user_errors(fn):
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
+        except JobsSubmitted as e:
+            click.echo(str(e))
+            sys.exit(0)
         except MixerError as e:
             click.echo(f"Error: {e}", err=True)
             sys.exit(2)

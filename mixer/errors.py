@@ -36,3 +36,7 @@ class MissingDependency(MixerError):
     def __init__(self, package: str, needed_for: str, extra: str | None = None):
         how = f"pip install 'mixer[{extra}]'" if extra else f"pip install {package}"
         super().__init__(f"{needed_for} needs the package '{package}', which is not installed: run `{how}`")
+
+
+class JobsSubmitted(MixerError):
+    """Not a failure: the work was handed to a cluster scheduler; rerun the command once the jobs finish."""

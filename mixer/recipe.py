@@ -119,7 +119,8 @@ class PhaseConfig(StrictModel):
     """One training phase: how many tokens, in what sequence length, blended from which sources."""
 
     tokens: int = Field(
-        gt=0, description="Training tokens in the phase (rounded up to whole samples); 2.0e9 and 200B both work."
+        gt=0,
+        description="Training tokens in the phase (rounded up to whole samples); 2.0e9 and 200B both work.",
     )
     seq_len: int = Field(
         gt=0, le=1_048_576, description="Tokens per training sequence (samples hold seq_len + 1)."
@@ -142,7 +143,9 @@ class PhaseConfig(StrictModel):
             try:
                 value = float(text[:-1] if scale != 1 else text) * scale
             except ValueError:
-                raise ValueError(f"tokens must be a number such as 2000000, 2.0e9 or 200B, got '{value}'") from None
+                raise ValueError(
+                    f"tokens must be a number such as 2000000, 2.0e9 or 200B, got '{value}'"
+                ) from None
         if isinstance(value, float):
             if not value.is_integer():
                 raise ValueError(f"tokens must be a whole number, got {value}")

@@ -187,6 +187,9 @@ def test_build_writes_phases_and_mix_reblends_without_tokenizing(corpus, tmp_pat
     assert manifest["phases"]["pretrain"]["samples"] == 313  # ceil(20000 / 64)
     shares = {n: s["samples"] for n, s in manifest["phases"]["pretrain"]["sources"].items()}
     assert shares == {"web": 188, "code": 63, "notes": 62}  # 187.8, 62.6, 62.6
+    for phase in manifest["phases"].values():  # realised share within one sample of the target
+        for s in phase["sources"].values():
+            assert abs(s["realised_share"] - s["target_share"]) * phase["samples"] <= 1
     assert (out / "phases" / "pretrain" / "megatron.args").read_text().count("\n") == 3
     shards_before = {p: p.read_bytes() for p in (out / "sources").rglob("*.bin")}
 

@@ -117,8 +117,17 @@ def test_schema_lists_every_source_kind_and_rejects_extras():
     assert set(schema["required"]) == {"name", "tokenizer", "sources"}
 
 
-@pytest.mark.parametrize(("written", "tokens"), [("2000000", 2_000_000), ("2.0e9", 2_000_000_000), ("2.0e+9", 2_000_000_000),
-                                                 ("200B", 200_000_000_000), ("1_500_000", 1_500_000), ("20M", 20_000_000)])
+@pytest.mark.parametrize(
+    ("written", "tokens"),
+    [
+        ("2000000", 2_000_000),
+        ("2.0e9", 2_000_000_000),
+        ("2.0e+9", 2_000_000_000),
+        ("200B", 200_000_000_000),
+        ("1_500_000", 1_500_000),
+        ("20M", 20_000_000),
+    ],
+)
 def test_phase_tokens_accept_scientific_and_suffixed_numbers(tmp_path, written, tokens):
     text = BASE + f"phases:\n  p: {{tokens: {written}, seq_len: 8, weights: {{web: 1}}}}\n"
     assert load_recipe(write(tmp_path, text)).phases["p"].tokens == tokens
@@ -131,4 +140,6 @@ def test_phase_errors_name_the_phase_key(tmp_path):
         "phases.p.weights (line 8): weight of 'web' is 0.0; weights must be positive (leave a source out to exclude it)",
     ]
     text = BASE + "phases:\n  p: {tokens: 10, seq_len: 8, weights: {nope: 1}}\n"
-    assert problems(tmp_path, text) == ["phases.p.weights.nope (line 8): no source named 'nope'; sources: web"]
+    assert problems(tmp_path, text) == [
+        "phases.p.weights.nope (line 8): no source named 'nope'; sources: web"
+    ]

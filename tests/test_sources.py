@@ -1,3 +1,4 @@
+import os
 from pathlib import Path
 
 import datasets
@@ -96,3 +97,36 @@ def test_ray_executor_gives_the_same_shards_as_local(corpus, tmp_path):
         for suffix in (".bin", ".idx", ".json"):
             a = (tmp_path / "local" / "sources" / source / f"00000{suffix}").read_bytes()
             assert a == (tmp_path / "ray" / "sources" / source / f"00000{suffix}").read_bytes()
+
+
+def test_slurm_executor_submits_array_jobs_through_sbatch(corpus, tmp_path, monkeypatch):
+    # a stand-in sbatch on PATH records the scripts datatrove's SlurmPipelineExecutor submits
+    bin_dir, captured = tmp_path / "bin", tmp_path / "captured"
+    bin_dir.mkdir()
+    captured.mkdir()
+    sbatch = bin_dir / "sbatch"
+    sbatch.write_text(
+        f'#!/bin/sh\nfor a; do last="$a"; done\ncp "$last" {captured}/job-$$.sh\necho "Submitted batch job 4242"\n'
+    )
+    sbatch.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(
+        recipe_text(
+            corpus["root"], extra="executor:\n  type: slurm\n  slurm: {partition: cpu-big, time: '2:00:00'}\n"
+        )
+    )
+    result = CliRunner().invoke(main, ["build", str(recipe), "-o", str(tmp_path / "out"), "--tasks", "2"])
+    assert result.exit_code == 0, result.output
+    assert (
+        "submitted web, code, notes to slurm; when those jobs finish, run the same `mixer build` again"
+        in result.output
+    )
+    scripts = [p.read_text() for p in captured.iterdir()]
+    arrays = [s for s in scripts if "launch_pickled_pipeline" in s]
+    assert len(arrays) == 3
+    assert all(
+        "#SBATCH --partition=cpu-big" in s and "#SBATCH --array=0-1" in s and "#SBATCH --time=2:00:00" in s
+        for s in arrays
+    )
+    assert not (tmp_path / "out" / "manifest.json").exists()

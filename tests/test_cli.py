@@ -1,0 +1,44 @@
+"""Every command is documented: an example in its --help, and a row in the README's command table."""
+
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from mixer.cli import main
+
+README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+
+
+def commands(group: click.Group, prefix: str = "mixer"):
+    for name, cmd in group.commands.items():
+        if isinstance(cmd, click.Group):
+            yield from commands(cmd, f"{prefix} {name}")
+        else:
+            yield f"{prefix} {name}", cmd
+
+
+ALL = dict(commands(main))
+
+
+def test_the_cli_has_the_expected_commands():
+    assert sorted(ALL) == sorted(
+        [
+            "mixer build",
+            "mixer mix",
+            "mixer inspect",
+            "mixer report",
+            "mixer schema",
+            "mixer tokenizer train",
+            "mixer sample-corpus",
+        ]
+    )
+
+
+@pytest.mark.parametrize("name", sorted(ALL))
+def test_every_command_has_an_example_and_a_readme_row(name):
+    result = CliRunner().invoke(main, [*name.split()[1:], "--help"])
+    assert result.exit_code == 0
+    assert "Example:" in result.output and name in result.output.split("Example:")[1]
+    assert f"| `{name}" in README
