@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 SAMPLE := data/sample/.complete
 
-.PHONY: install demo test bench sample lint clean
+.PHONY: install demo test bench sample lint clean browser
 
 install: $(STAMP)
 
@@ -25,9 +25,16 @@ $(SAMPLE): $(STAMP) mixer/samplecorpus.py
 demo: $(STAMP) $(SAMPLE)
 	$(BIN)/mixer build recipes/demo.yaml
 	$(BIN)/mixer inspect shards/demo --n 1 --max-chars 300
+	$(BIN)/mixer report shards/demo
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
+
+# The report's rendering test drives a real headless Chromium (Debian's package); install it when we can.
+browser:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || \
+	  echo "note: chromium not installed; the report rendering test will be skipped"; }
 
 bench: $(STAMP) $(SAMPLE)
 	$(BIN)/python -m bench.run

@@ -155,6 +155,7 @@ def assemble_source(
         "skip_examples": dict(sorted(examples.items())),
         "shards": roller.shards,
     }
+    summary = json.loads(json.dumps(summary, sort_keys=True))  # the key order a rerun reads back
     write_json_atomic(tmp / ASSEMBLED, summary)
     old = shard_dir.with_name(f".{shard_dir.name}.old-{os.getpid()}")
     if shard_dir.exists():

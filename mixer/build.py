@@ -153,6 +153,11 @@ def run_build(plan: BuildPlan, options: BuildOptions | None = None) -> dict[str,
         f"shards in {dtype.name}; executor {choice.type} ({choice.tasks} tasks, {choice.workers} workers)"
     )
 
+    for folder in (output / "sources", output / "work" / "sources", output / "validation"):
+        for stale in folder.iterdir() if folder.is_dir() else []:
+            name = stale.name.split(".")[0]
+            if stale.is_dir() and not stale.name.startswith(".") and name not in recipe.sources:  # type: ignore[attr-defined]
+                shutil.rmtree(stale)  # a source the recipe no longer has
     results: dict[str, dict[str, Any]] = {}
     pending = []
     for sp in plan.sources:
@@ -170,7 +175,7 @@ def run_build(plan: BuildPlan, options: BuildOptions | None = None) -> dict[str,
 
     mixed = mix(output, recipe, dtype.name, echo)
     manifest = make_manifest(plan, info, dtype.name, results, mixed)
-    write_json_atomic(output / MANIFEST, manifest)
+    write_json_atomic(output / MANIFEST, manifest, sort_keys=False)  # keeps source and phase order
     return manifest
 
 
@@ -205,7 +210,7 @@ def run_mix(
     manifest["recipe"].update(hash=recipe.content_hash(), resolved=recipe.model_dump(mode="json"))
     manifest["validation"] = mixed["validation"]
     manifest["phases"] = _phase_summaries(mixed["phases"])
-    write_json_atomic(manifest_path, manifest)
+    write_json_atomic(manifest_path, manifest, sort_keys=False)
     return manifest
 
 

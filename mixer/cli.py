@@ -146,6 +146,35 @@ def inspect(folder: Path, source: str | None, count: int, doc: int | None, max_c
 
 
 @main.command()
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--out", "-o", type=click.Path(dir_okay=False, path_type=Path), help="HTML file [FOLDER/report.html]."
+)
+@user_errors
+def report(folder: Path, out: Path | None):
+    """Write a self-contained HTML page about the build in FOLDER and print its summary tables.
+
+    The page (no scripts, no external files) shows target vs realised shares per phase, kept and skipped
+    documents per source, and document-length histograms.
+
+    \b
+    Example:
+      mixer report shards/demo
+      mixer report shards/demo --out /tmp/demo-report.html
+    """
+    from mixer.report import phase_table, summary_table
+    from mixer.report_html import read_manifest, write_report
+
+    manifest = read_manifest(folder)
+    path = write_report(folder, out)
+    click.echo(summary_table(manifest))
+    if manifest.get("phases"):
+        click.echo("")
+        click.echo(phase_table(manifest))
+    click.echo(f"\nwrote {path}")
+
+
+@main.command()
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write to a file.")
 def schema(output: Path | None):
     """Print the JSON Schema of recipes (for editor validation and completion).

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from mixer.build import BuildPlan, Echo
     from mixer.tokenizer import TokenizerInfo
 
-PROBE_BYTES = 1_000_000  # sample text on which the fast backend must match HF tokenizers exactly
+PROBE_BYTES = 500_000  # sample text on which the fast backend must match HF tokenizers exactly
 
 
 def sample_texts(sources: list[tuple[str, SourceConfig, list[InputFile]]], max_bytes: int) -> Iterator[str]:
@@ -91,9 +91,36 @@ def prepare_tokenizer(plan: BuildPlan, echo: Echo) -> TokenizerInfo:
                 write_json_atomic(stamp, {"key": key, "settings": settings})
         probes = list(sample_texts(sources, PROBE_BYTES)) if cfg.backend != "hf" else []
         eos = cfg.eos or (cfg.train.special_tokens[0] if cfg.train is not None else None)
-        return load_tokenizer_info(target, eos_token=eos, backend=cfg.backend, probe_texts=probes)
+        return _checked_backend(target, eos, cfg.backend, probes, folder / "backend.json")
     except TokenizerError as e:
         raise MixerError(f"tokenizer: {e}") from None
+
+
+def _checked_backend(target: Path, eos: str | None, backend: str, probes: list[str], cache: Path) -> TokenizerInfo:
+    """Load the tokenizer; the identity check of the fast backend runs once per tokenizer and probe sample.
+
+    A rerun (or a resumed build) finds the verdict in ``tokenizer/backend.json``, keyed by the tokenizer's
+    fingerprint and a hash of the probe texts, and skips re-encoding the probes with HF tokenizers.
+    """
+    import dataclasses
+
+    from mixer.stages.tokenize import write_json_atomic
+    from mixer.tokenizer import fingerprint, load_tokenizer_info
+
+    key = {
+        "tokenizer": fingerprint(target),
+        "probes": hashlib.sha256("\x00".join(probes).encode("utf-8", "surrogatepass")).hexdigest(),
+        "requested": backend,
+        "eos": eos,
+    }
+    if backend != "hf" and cache.is_file():
+        cached = json.loads(cache.read_text())
+        if cached.get("key") == key:
+            info = load_tokenizer_info(target, eos_token=eos, backend="hf")
+            return dataclasses.replace(info, backend=cached["backend"], backend_reason=cached["reason"])
+    info = load_tokenizer_info(target, eos_token=eos, backend=backend, probe_texts=probes)
+    write_json_atomic(cache, {"key": key, "backend": info.backend, "reason": info.backend_reason})
+    return info
 
 
 def _fetch_from_hub(name: str, target: Path) -> None:

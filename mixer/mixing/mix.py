@@ -93,7 +93,8 @@ def mix(output: Path, recipe: RecipeBase, dtype: str, echo: Callable[[str], None
         tmp.mkdir(parents=True)
         sets = {n: write_validation(s.corpus, s.held, tmp, np.dtype(dtype)) for n, s in splits.items()}
         state = {"key": holdout_key, "holdout": recipe.holdout.model_dump(), "sources": sets}
-        (tmp / "validation.json").write_text(json.dumps(state, indent=1, sort_keys=True) + "\n")
+        state = json.loads(json.dumps(state, sort_keys=True))  # the same key order a rerun reads back
+        (tmp / "validation.json").write_text(json.dumps(state, indent=1) + "\n")
         _replace_dir(tmp, validation_dir)
         echo(f"validation: held out {sum(v['documents'] for v in sets.values()):,} documents")
 

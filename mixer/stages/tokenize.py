@@ -30,12 +30,12 @@ PROGRESS_INTERVAL_S = 2.0
 quiet_datatrove_console()
 
 
-def write_json_atomic(path: Path, data: object) -> None:
+def write_json_atomic(path: Path, data: object, sort_keys: bool = True) -> None:
     """Write JSON to ``path`` through a temporary file and a rename, so readers see all or nothing."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=1, sort_keys=True)
+        json.dump(data, f, indent=1, sort_keys=sort_keys)
         f.write("\n")
         f.flush()
         os.fsync(f.fileno())
