@@ -36,7 +36,6 @@ def source_stream(
         return np.zeros(0, doc_dtype), np.zeros((0, 2), np.int64), 0
     needed = samples * seq_len + 1
     orders, starts = [], []
-    boundary = np.arange(samples, dtype=np.int64) * seq_len  # stream offset where each sample starts
     consumed = 0  # stream tokens before this epoch
     position = 0  # documents before this epoch
     epoch = 0
@@ -48,7 +47,9 @@ def source_stream(
         # keep the documents up to the one holding stream token needed - 1
         last = int(np.searchsorted(ends, needed, side="left")) if ends[-1] >= needed else len(order) - 1
         order, ends = order[: last + 1], ends[: last + 1]
-        inside = boundary[next_sample:][boundary[next_sample:] < ends[-1]]
+        # the samples starting inside this epoch's documents: stream offsets j * seq_len < ends[-1]
+        last_sample = min(samples, -(-int(ends[-1]) // seq_len))
+        inside = np.arange(next_sample, last_sample, dtype=np.int64) * seq_len
         doc = np.searchsorted(ends, inside, side="right")
         doc_start = np.where(doc > 0, ends[np.maximum(doc - 1, 0)], consumed)
         starts.append(np.stack([position + doc, inside - doc_start], axis=1))

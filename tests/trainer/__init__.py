@@ -1,0 +1,1 @@
+"""Tests of mixer.trainer (CPU only, torch and numpy)."""
