@@ -23,6 +23,7 @@ from mixer.sources.base import InputFile
 from mixer.stages.tokenize import committed_parts, write_json_atomic
 
 ASSEMBLED = "assembled.json"
+COPY_TOKENS = 8 << 20  # tokens copied per read while assembling
 
 
 def read_assembled(shard_dir: Path, fingerprint: str) -> dict[str, Any] | None:
@@ -81,7 +82,6 @@ class _ShardRoller:
                     self.close()
                     continue
                 fit = 1  # a document longer than a shard gets a shard of its own
-            raw = part.token_range(first + start, first + start + fit)
             self.inputs.append(
                 {
                     "path": entry["path"],
@@ -91,7 +91,14 @@ class _ShardRoller:
                     "tokens": int(sizes[start : start + fit].sum()),
                 }
             )
-            writer.add_raw(memoryview(np.ascontiguousarray(raw)).cast("B"), sizes[start : start + fit])
+            # copy in bounded chunks: memory stays flat however large the part
+            done = start
+            while done < start + fit:
+                span = np.cumsum(sizes[done : start + fit])
+                take = max(int(np.searchsorted(span, COPY_TOKENS, side="right")), 1)
+                data = part.read_bytes(first + done, first + done + take)
+                writer.add_raw(data, sizes[done : done + take])
+                done += take
             start += fit
             if writer.tokens >= self.max_tokens:
                 self.close()

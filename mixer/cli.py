@@ -218,9 +218,7 @@ def tokenizer_train(recipe: Path, vocab_size: int | None, sample_bytes: int | No
       mixer tokenizer train recipes/demo.yaml --vocab-size 32000 -o tok/tokenizer.json
     """
     from mixer.recipe import TokenizerTraining, load_recipe
-    from mixer.sources.base import InputFile  # noqa: F401
-    from mixer.tokenizer import train_bpe
-    from mixer.tokenizer_setup import sample_texts
+    from mixer.tokenizer_setup import train_on_sources
 
     loaded = load_recipe(recipe)
     base = loaded.tokenizer.train
@@ -234,13 +232,7 @@ def tokenizer_train(recipe: Path, vocab_size: int | None, sample_bytes: int | No
     train = TokenizerTraining.model_validate(settings)
     sources = [(name, cfg, cfg.resolve(name).files) for name, cfg in loaded.sources.items()]
     out.parent.mkdir(parents=True, exist_ok=True)
-    train_bpe(
-        sample_texts(sources, train.sample_bytes),
-        vocab_size=train.vocab_size,
-        special_tokens=train.special_tokens,
-        min_frequency=train.min_frequency,
-        out_path=out,
-    )
+    train_on_sources(sources, train, out)
     click.echo(f"wrote {out} ({train.vocab_size} ids, EOS {train.special_tokens[0]!r})")
 
 

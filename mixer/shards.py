@@ -274,6 +274,29 @@ class IndexedDataset:
         end = int(self.pointers[last - 1]) // self.dtype.itemsize + int(self.sizes[last - 1])
         return self._data[start:end]
 
+    def read_bytes(self, first: int, last: int) -> bytes:
+        """The raw ``.bin`` bytes of documents ``first..last-1``, read with ``pread`` rather than mapped.
+
+        For copying between shards: the bytes pass through a bounded buffer instead of staying mapped
+        (and counted) in the process's memory.
+        """
+        if first >= last:
+            return b""
+        start = int(self.pointers[first])
+        end = int(self.pointers[last - 1]) + int(self.sizes[last - 1]) * self.dtype.itemsize
+        fd = os.open(bin_path(self.prefix), os.O_RDONLY)
+        try:
+            chunks, offset = [], start
+            while offset < end:
+                chunk = os.pread(fd, min(end - offset, 1 << 26), offset)
+                if not chunk:
+                    raise ShardFormatError(f"{bin_path(self.prefix)}: ends before byte {end}")
+                chunks.append(chunk)
+                offset += len(chunk)
+            return b"".join(chunks)
+        finally:
+            os.close(fd)
+
     def __iter__(self) -> Iterator[np.ndarray]:
         for i in range(len(self)):
             yield self[i]

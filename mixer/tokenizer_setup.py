@@ -19,6 +19,7 @@ from mixer.sources.base import InputFile, SourceConfig
 
 if TYPE_CHECKING:
     from mixer.build import BuildPlan, Echo
+    from mixer.recipe import TokenizerTraining
     from mixer.tokenizer import TokenizerInfo
 
 PROBE_BYTES = 500_000  # sample text on which the fast backend must match HF tokenizers exactly
@@ -50,8 +51,23 @@ def sample_texts(sources: list[tuple[str, SourceConfig, list[InputFile]]], max_b
                 break
 
 
+def train_on_sources(
+    sources: list[tuple[str, SourceConfig, list[InputFile]]], train: TokenizerTraining, out: Path
+) -> Path:
+    """Train the byte-level BPE that ``train`` describes on an even sample of ``sources``."""
+    from mixer.tokenizer import train_bpe
+
+    return train_bpe(
+        sample_texts(sources, train.sample_bytes),
+        vocab_size=train.vocab_size,
+        special_tokens=train.special_tokens,
+        min_frequency=train.min_frequency,
+        out_path=out,
+    )
+
+
 def prepare_tokenizer(plan: BuildPlan, echo: Echo) -> TokenizerInfo:
-    from mixer.tokenizer import TokenizerError, load_tokenizer_info, train_bpe
+    from mixer.tokenizer import TokenizerError
 
     cfg = plan.recipe.tokenizer
     folder = plan.output / "tokenizer"
@@ -79,13 +95,7 @@ def prepare_tokenizer(plan: BuildPlan, echo: Echo) -> TokenizerInfo:
                 echo(
                     f"tokenizer: training a {train.vocab_size}-id byte-level BPE on {train.sample_bytes:,} bytes"
                 )
-                train_bpe(
-                    sample_texts(sources, train.sample_bytes),
-                    vocab_size=train.vocab_size,
-                    special_tokens=train.special_tokens,
-                    min_frequency=train.min_frequency,
-                    out_path=target,
-                )
+                train_on_sources(sources, train, target)
                 from mixer.stages.tokenize import write_json_atomic
 
                 write_json_atomic(stamp, {"key": key, "settings": settings})
@@ -96,7 +106,9 @@ def prepare_tokenizer(plan: BuildPlan, echo: Echo) -> TokenizerInfo:
         raise MixerError(f"tokenizer: {e}") from None
 
 
-def _checked_backend(target: Path, eos: str | None, backend: str, probes: list[str], cache: Path) -> TokenizerInfo:
+def _checked_backend(
+    target: Path, eos: str | None, backend: str, probes: list[str], cache: Path
+) -> TokenizerInfo:
     """Load the tokenizer; the identity check of the fast backend runs once per tokenizer and probe sample.
 
     A rerun (or a resumed build) finds the verdict in ``tokenizer/backend.json``, keyed by the tokenizer's

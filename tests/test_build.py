@@ -90,7 +90,10 @@ def test_output_is_independent_of_task_count(corpus, tmp_path):
     assert m1["sources"] == m3["sources"]
 
 
-def test_shards_roll_over_at_the_token_limit(corpus, tmp_path):
+def test_shards_roll_over_at_the_token_limit(corpus, tmp_path, monkeypatch):
+    import mixer.assemble
+
+    monkeypatch.setattr(mixer.assemble, "COPY_TOKENS", 700)  # copy in many small reads as well
     result, out = build(tmp_path, recipe_text(corpus["root"], extra="build: {max_tokens_per_shard: 3000}\n"))
     assert result.exit_code == 0, result.output
     manifest = load_manifest(out)

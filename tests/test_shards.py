@@ -100,3 +100,12 @@ def test_broken_shards_name_the_file(tmp_path):
     (tmp_path / "s.idx").unlink()
     with pytest.raises(ShardFormatError, match=r"s\.idx: missing"):
         IndexedDataset(tmp_path / "s")
+
+
+def test_read_bytes_returns_the_raw_range(tmp_path):
+    with IndexedDatasetWriter(tmp_path / "s", np.uint16) as w:
+        w.add_documents(np.array([1, 2, 3, 4, 5, 6], dtype=np.uint32), np.array([1, 2, 3]))
+        w.finalize()
+    ds = IndexedDataset(tmp_path / "s")
+    assert ds.read_bytes(1, 3) == struct.pack("<5H", 2, 3, 4, 5, 6)
+    assert ds.read_bytes(0, 1) == struct.pack("<H", 1) and ds.read_bytes(2, 2) == b""
