@@ -23,7 +23,7 @@ from mixer.sources.base import InputFile
 from mixer.stages.tokenize import committed_parts, write_json_atomic
 
 ASSEMBLED = "assembled.json"
-COPY_TOKENS = 8 << 20  # tokens copied per read while assembling
+COPY_TOKENS = 1 << 20  # tokens copied per read while assembling
 
 
 def read_assembled(shard_dir: Path, fingerprint: str) -> dict[str, Any] | None:

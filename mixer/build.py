@@ -296,7 +296,7 @@ def build_source(
         tasks = max(min(choice.tasks, len(reader.todo)), 1)  # a task without files would only cost a start
         run_choice = type(choice)(choice.type, tasks, min(choice.workers, tasks), choice.config)
         started = time.monotonic()
-        with _Progress(sp.name, work / "progress", sp.inputs.total_bytes, echo):
+        with _Progress(sp.name, work / "progress", len(reader.todo), echo):
             finished = run_pipeline([reader, writer], run_choice, work / "datatrove", f"mixer-{sp.name}")
         if not finished:
             return None
@@ -334,8 +334,8 @@ class _Progress:
 
     INTERVAL_S = 10.0
 
-    def __init__(self, name: str, folder: Path, total_bytes: int, echo: Echo):
-        self.name, self.folder, self.total_bytes, self.echo = name, folder, total_bytes, echo
+    def __init__(self, name: str, folder: Path, total_files: int, echo: Echo):
+        self.name, self.folder, self.total_files, self.echo = name, folder, total_files, echo
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
@@ -352,9 +352,9 @@ class _Progress:
         while not self._stop.wait(self.INTERVAL_S):
             p = _read_progress(self.folder)
             elapsed = time.monotonic() - self._started
-            share = f" ({100 * p['bytes'] / self.total_bytes:.0f}% of input)" if self.total_bytes > 0 else ""
             self.echo(
-                f"  {self.name}: {p['documents']:,} documents, {p['tokens']:,} tokens{share}, "
+                f"  {self.name}: {p['files']:,} of {self.total_files:,} files committed, "
+                f"{p['documents']:,} documents, {p['tokens']:,} tokens, "
                 f"{p['tokens'] / max(elapsed, 1e-9) / 1e6:.2f}M tokens/s"
             )
 
