@@ -128,17 +128,26 @@ class BuildOptions:
 
 
 def run_build(plan: BuildPlan, options: BuildOptions | None = None) -> dict[str, Any]:
-    """Carry out the plan; return the manifest written to ``<output>/manifest.json``."""
+    """Carry out the plan; return the manifest written to ``<output>/manifest.json``.
+
+    Holds the output folder's lock throughout: a second build of the same folder is refused.
+    """
+    from mixer.lock import output_lock
+
+    plan.output.mkdir(parents=True, exist_ok=True)
+    with output_lock(plan.output):
+        return _run_build(plan, options or BuildOptions())
+
+
+def _run_build(plan: BuildPlan, options: BuildOptions) -> dict[str, Any]:
     from mixer.engine import choose_executor
     from mixer.shards import dtype_for_vocab
     from mixer.stages.tokenize import write_json_atomic
     from mixer.tokenizer_setup import prepare_tokenizer
 
-    options = options or BuildOptions()
     echo = options.echo
     recipe = plan.recipe
     output = plan.output
-    output.mkdir(parents=True, exist_ok=True)
     write_json_atomic(output / OWNER_FILE, {"recipe": {"name": recipe.name, "hash": recipe.content_hash()}})
     for w in plan.warnings:
         echo(f"warning: {w}")
@@ -206,11 +215,14 @@ def run_mix(
         raise PlanError(
             f"{what} changed since {output} was built; run `mixer build {recipe_path}` instead of mix"
         )
-    mixed = mix(output, recipe, manifest["dtype"], echo)
-    manifest["recipe"].update(hash=recipe.content_hash(), resolved=recipe.model_dump(mode="json"))
-    manifest["validation"] = mixed["validation"]
-    manifest["phases"] = _phase_summaries(mixed["phases"])
-    write_json_atomic(manifest_path, manifest, sort_keys=False)
+    from mixer.lock import output_lock
+
+    with output_lock(output):
+        mixed = mix(output, recipe, manifest["dtype"], echo)
+        manifest["recipe"].update(hash=recipe.content_hash(), resolved=recipe.model_dump(mode="json"))
+        manifest["validation"] = mixed["validation"]
+        manifest["phases"] = _phase_summaries(mixed["phases"])
+        write_json_atomic(manifest_path, manifest, sort_keys=False)
     return manifest
 
 

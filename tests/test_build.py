@@ -245,3 +245,17 @@ def test_resume_reads_only_files_without_a_committed_part(corpus, tmp_path):
     )
     assert read == len(lost)
     assert {p.name: p.read_bytes() for p in (out / "sources" / "notes").iterdir()} == reference
+
+
+def test_a_second_build_of_the_same_folder_is_refused(corpus, tmp_path):
+    from mixer.lock import output_lock
+
+    out = tmp_path / "out"
+    (out / "work").mkdir(parents=True)
+    (out / "work" / "recipe.json").write_text(json.dumps({"recipe": {"name": "t"}}))  # a build of this recipe
+    with output_lock(out):  # ... that is still running
+        result, _ = build(tmp_path, recipe_text(corpus["root"]))
+    assert result.exit_code == 2
+    assert f"{out} is being written by mixer pid " in result.output and "run again" in result.output
+    result, _ = build(tmp_path, recipe_text(corpus["root"]))  # the lock went with its holder
+    assert result.exit_code == 0, result.output

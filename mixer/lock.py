@@ -1,0 +1,36 @@
+"""One build at a time per output folder.
+
+An advisory ``flock`` on ``work/build.lock``: the kernel drops it when the holder exits, however it exits,
+so a crashed or killed build never leaves a stale lock behind, and a second build on the same folder is
+refused at once instead of interleaving its writes with the first.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from mixer.errors import PlanError
+
+
+@contextmanager
+def output_lock(output: Path) -> Iterator[None]:
+    path = Path(output) / "work" / "build.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "another process"
+            raise PlanError(
+                f"{output} is being written by {holder}; wait for it to finish (or stop it) and run again"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"mixer pid {os.getpid()}".encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
