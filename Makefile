@@ -30,11 +30,12 @@ demo: $(STAMP) $(SAMPLE)
 test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
 
-# The report's rendering test drives a real headless Chromium (Debian's package); install it when we can.
+# The report's rendering test drives a real headless Chromium (Debian's package); install it if missing.
 browser:
-	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
-	  (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || \
-	  echo "note: chromium not installed; the report rendering test will be skipped"; }
+	@command -v chromium >/dev/null || { \
+	  [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+	  { echo "error: the tests need Debian's chromium: apt-get install chromium (as root)"; exit 1; }
 
 bench: $(STAMP) $(SAMPLE)
 	$(BIN)/python -m bench.run

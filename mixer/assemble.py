@@ -17,10 +17,11 @@ from typing import Any
 
 import numpy as np
 
+from mixer.atomic import replace_dir, write_json_atomic
 from mixer.errors import BuildIncomplete
 from mixer.shards import IndexedDataset, IndexedDatasetWriter
 from mixer.sources.base import InputFile
-from mixer.stages.tokenize import committed_parts, write_json_atomic
+from mixer.stages.tokenize import committed_parts
 
 ASSEMBLED = "assembled.json"
 COPY_TOKENS = 1 << 20  # tokens copied per read while assembling
@@ -164,9 +165,5 @@ def assemble_source(
     }
     summary = json.loads(json.dumps(summary, sort_keys=True))  # the key order a rerun reads back
     write_json_atomic(tmp / ASSEMBLED, summary)
-    old = shard_dir.with_name(f".{shard_dir.name}.old-{os.getpid()}")
-    if shard_dir.exists():
-        os.replace(shard_dir, old)
-    os.replace(tmp, shard_dir)
-    shutil.rmtree(old, ignore_errors=True)
+    replace_dir(tmp, shard_dir)
     return summary

@@ -140,9 +140,9 @@ def run_build(plan: BuildPlan, options: BuildOptions | None = None) -> dict[str,
 
 
 def _run_build(plan: BuildPlan, options: BuildOptions) -> dict[str, Any]:
+    from mixer.atomic import write_json_atomic
     from mixer.engine import choose_executor
     from mixer.shards import dtype_for_vocab
-    from mixer.stages.tokenize import write_json_atomic
     from mixer.tokenizer_setup import prepare_tokenizer
 
     echo = options.echo
@@ -192,8 +192,8 @@ def run_mix(
     recipe: RecipeBase, recipe_path: str, output: Path | None = None, echo: Echo = print
 ) -> dict[str, Any]:
     """Recompute validation sets and phase blends over a finished build's shards (no tokenizing)."""
+    from mixer.atomic import write_json_atomic
     from mixer.mixing.mix import mix
-    from mixer.stages.tokenize import write_json_atomic
 
     output = Path(output) if output is not None else default_output(recipe)
     check_output_owner(output, recipe.name)
@@ -272,7 +272,6 @@ def build_source(
     """Tokenize one source (resuming) and assemble its shards; None when its jobs were only submitted."""
     from mixer.assemble import assemble_source, read_assembled
     from mixer.engine import run_pipeline
-    from mixer.readers.base import FileLedger  # noqa: F401  (the reader owns its ledger)
     from mixer.stages.tokenize import ShardPartWriter, committed_parts
     from mixer.tokenizer import Encoder
 
@@ -330,7 +329,7 @@ def build_source(
 
 
 def _read_progress(folder: Path) -> dict[str, int]:
-    total = {"documents": 0, "tokens": 0, "bytes": 0, "files": 0}
+    total = {"documents": 0, "tokens": 0, "files": 0}
     for path in folder.glob("*.json") if folder.is_dir() else []:
         try:
             data = json.loads(path.read_text())

@@ -38,6 +38,13 @@ def user_errors(fn):
     return wrapper
 
 
+# shared by the commands that act on a recipe's output folder
+recipe_argument = click.argument("recipe", type=click.Path(dir_okay=False, path_type=Path))
+output_option = click.option(
+    "--output", "-o", type=click.Path(file_okay=False, path_type=Path), help="Output folder [shards/<name>]."
+)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="mixer")
 def main() -> None:
@@ -50,10 +57,8 @@ def main() -> None:
 
 
 @main.command()
-@click.argument("recipe", type=click.Path(dir_okay=False, path_type=Path))
-@click.option(
-    "--output", "-o", type=click.Path(file_okay=False, path_type=Path), help="Output folder [shards/<name>]."
-)
+@recipe_argument
+@output_option
 @click.option("--dry-run", is_flag=True, help="Print the resolved recipe and the plan; write nothing.")
 @click.option("--executor", type=click.Choice(["local", "ray", "slurm"]), help="Override executor.type.")
 @click.option("--tasks", type=click.IntRange(min=1), help="Tasks per source (overrides executor.tasks).")
@@ -95,10 +100,8 @@ def build(
 
 
 @main.command()
-@click.argument("recipe", type=click.Path(dir_okay=False, path_type=Path))
-@click.option(
-    "--output", "-o", type=click.Path(file_okay=False, path_type=Path), help="Output folder [shards/<name>]."
-)
+@recipe_argument
+@output_option
 @user_errors
 def mix(recipe: Path, output: Path | None):
     """Re-blend RECIPE's phases over its already built source shards (no re-tokenizing).
@@ -162,8 +165,9 @@ def report(folder: Path, out: Path | None):
       mixer report shards/demo
       mixer report shards/demo --out /tmp/demo-report.html
     """
+    from mixer.manifest import read_manifest
     from mixer.report import phase_table, summary_table
-    from mixer.report_html import read_manifest, write_report
+    from mixer.report_html import write_report
 
     manifest = read_manifest(folder)
     path = write_report(folder, out)
@@ -199,7 +203,7 @@ def tokenizer() -> None:
 
 
 @tokenizer.command("train")
-@click.argument("recipe", type=click.Path(dir_okay=False, path_type=Path))
+@recipe_argument
 @click.option("--vocab-size", type=click.IntRange(min=260), help="Override tokenizer.train.vocab_size.")
 @click.option("--sample-bytes", type=click.IntRange(min=1), help="Override tokenizer.train.sample_bytes.")
 @click.option(
@@ -224,11 +228,8 @@ def tokenizer_train(recipe: Path, vocab_size: int | None, sample_bytes: int | No
     base = loaded.tokenizer.train
     if base is None and vocab_size is None:
         raise MixerError("the recipe has no tokenizer.train block: pass --vocab-size")
-    settings = (base.model_dump() if base else {"vocab_size": vocab_size}) | (
-        {"vocab_size": vocab_size} if vocab_size else {}
-    )
-    if sample_bytes:
-        settings["sample_bytes"] = sample_bytes
+    overrides = {"vocab_size": vocab_size, "sample_bytes": sample_bytes}
+    settings = (base.model_dump() if base else {}) | {k: v for k, v in overrides.items() if v is not None}
     train = TokenizerTraining.model_validate(settings)
     sources = [(name, cfg, cfg.resolve(name).files) for name, cfg in loaded.sources.items()]
     out.parent.mkdir(parents=True, exist_ok=True)

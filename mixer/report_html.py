@@ -9,45 +9,24 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from html import escape
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from mixer.errors import MixerError
+from mixer.atomic import write_text_atomic
+from mixer.manifest import read_manifest
 from mixer.shards import IndexedDataset, ShardFormatError
 
 MAX_LENGTH_SAMPLE = 200_000  # documents per source whose lengths are read; more are sampled
 LENGTH_SAMPLE_SEED = 0
 BINS_PER_DECADE = 5
-REQUIRED_KEYS = ("recipe", "tokenizer", "dtype", "sources", "totals")
 
 # Tableau 10: distinct, colour-blind tolerable, readable on white.
 SOURCE_COLOURS = ["#4e79a7", "#f28e2b", "#59a14f", "#b07aa1", "#76b7b2", "#edc948", "#9c755f", "#bab0ac"]
 SKIP_COLOURS = ["#e15759", "#ff9da7", "#d37295", "#fabfd2", "#b6992d", "#f1ce63"]
 TRAINING_COLOUR, VALIDATION_COLOUR = "#4e79a7", "#a0cbe8"
-
-
-def read_manifest(folder: Path) -> dict[str, Any]:
-    """The build's manifest, checked for the keys the report needs."""
-    path = Path(folder) / "manifest.json"
-    if not path.is_file():
-        raise MixerError(
-            f"{folder}: no manifest.json, so it is not a `mixer build` output folder; pass the folder "
-            "that `mixer build RECIPE` wrote (shards/<recipe name> by default), or run that build first"
-        )
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as e:
-        raise MixerError(f"{path}: not valid JSON ({e}); run `mixer build` again to rewrite it") from None
-    missing = [k for k in REQUIRED_KEYS if k not in manifest] if isinstance(manifest, dict) else REQUIRED_KEYS
-    if missing:
-        raise MixerError(
-            f"{path}: lacks {', '.join(missing)}; it was not written by this mixer: run `mixer build` again"
-        )
-    return manifest
 
 
 def render_report(folder: Path) -> str:
@@ -80,10 +59,7 @@ def write_report(folder: Path, out: Path | None = None) -> Path:
     """Write the page (``FOLDER/report.html`` unless ``out`` is given), atomically; return its path."""
     out = Path(out) if out is not None else Path(folder) / "report.html"
     page = render_report(folder)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    tmp.write_text(page, encoding="utf-8")
-    os.replace(tmp, out)
+    write_text_atomic(out, page)
     return out
 
 

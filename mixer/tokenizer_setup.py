@@ -76,10 +76,7 @@ def prepare_tokenizer(plan: BuildPlan, echo: Echo) -> TokenizerInfo:
     sources = [(sp.name, sp.config, sp.inputs.files) for sp in plan.sources]
     try:
         if cfg.path is not None:
-            if not Path(cfg.path).is_file():
-                raise PlanError(
-                    f"tokenizer.path: '{cfg.path}' is not a file; give the path of a tokenizer.json"
-                )
+            # plan_build has checked that the file exists
             if not target.is_file() or target.read_bytes() != Path(cfg.path).read_bytes():
                 shutil.copyfile(cfg.path, target)
         elif cfg.hub is not None:
@@ -96,7 +93,7 @@ def prepare_tokenizer(plan: BuildPlan, echo: Echo) -> TokenizerInfo:
                     f"tokenizer: training a {train.vocab_size}-id byte-level BPE on {train.sample_bytes:,} bytes"
                 )
                 train_on_sources(sources, train, target)
-                from mixer.stages.tokenize import write_json_atomic
+                from mixer.atomic import write_json_atomic
 
                 write_json_atomic(stamp, {"key": key, "settings": settings})
         probes = list(sample_texts(sources, PROBE_BYTES)) if cfg.backend != "hf" else []
@@ -116,7 +113,7 @@ def _checked_backend(
     """
     import dataclasses
 
-    from mixer.stages.tokenize import write_json_atomic
+    from mixer.atomic import write_json_atomic
     from mixer.tokenizer import fingerprint, load_tokenizer_info
 
     key = {

@@ -34,8 +34,9 @@ def format_path(path: KeyPath) -> str:
 
 
 class _Builder:
-    def __init__(self, source: str):
+    def __init__(self, source: str, loader: yaml.SafeLoader):
         self.source = source
+        self._loader = loader  # constructs scalars only; aliases are expanded (and counted) here
         self.lines: dict[KeyPath, int] = {}
         self.nodes = 0
 
@@ -54,7 +55,7 @@ class _Builder:
                     raise YamlError(
                         f"{self.source}, line {key_node.start_mark.line + 1}: merge keys (<<) are not supported"
                     )
-                key = yaml.SafeLoader.construct_object(self._loader, key_node)  # type: ignore[arg-type]
+                key = self._loader.construct_object(key_node)  # type: ignore[arg-type]
                 if not isinstance(key, (str, int, float, bool)) or isinstance(key, bool):
                     raise YamlError(
                         f"{self.source}, line {key_node.start_mark.line + 1}: keys must be plain names"
@@ -88,6 +89,5 @@ def load_yaml(text: str, source: str) -> tuple[Any, dict[KeyPath, int]]:
         loader.dispose()
     if node is None:
         return None, {}
-    builder = _Builder(source)
-    builder._loader = loader  # scalar construction only; no anchors resolved through the loader
+    builder = _Builder(source, loader)
     return builder.build(node, ()), builder.lines

@@ -7,7 +7,8 @@ from click.testing import CliRunner
 from conftest import recipe_text, write_jsonl
 
 from mixer.cli import main
-from mixer.inspect import SourceDocuments, load_manifest
+from mixer.manifest import read_manifest as load_manifest
+from mixer.mixing.corpus import SourceCorpus
 from mixer.shards import IndexedDataset
 from mixer.tokenizer import Encoder, load_tokenizer_info
 
@@ -31,8 +32,8 @@ def decode_all(out: Path, source: str) -> list[str]:
     manifest = load_manifest(out)
     tok = manifest["tokenizer"]
     encoder = Encoder(load_tokenizer_info(out / tok["path"], eos_token=tok["eos_token"], backend="hf"))
-    docs = SourceDocuments(out, source, manifest["sources"][source])
-    return [encoder.decode([int(t) for t in docs[i]]) for i in range(len(docs))]
+    docs = SourceCorpus(out, source)
+    return [encoder.decode([int(t) for t in docs.document(i)]) for i in range(len(docs))]
 
 
 @pytest.mark.parametrize("source", ["web", "code", "notes"])

@@ -8,7 +8,8 @@ from conftest import recipe_text, stdlib_texts
 
 from mixer.cli import main
 from mixer.errors import PlanError
-from mixer.inspect import SourceDocuments, load_manifest
+from mixer.manifest import read_manifest as load_manifest
+from mixer.mixing.corpus import SourceCorpus
 from mixer.sources import HFSource, JsonlSource
 from mixer.tokenizer import Encoder, load_tokenizer_info
 
@@ -17,8 +18,11 @@ def decoded(out: Path, source: str) -> list[str]:
     manifest = load_manifest(out)
     tok = manifest["tokenizer"]
     encoder = Encoder(load_tokenizer_info(out / tok["path"], eos_token=tok["eos_token"], backend="hf"))
-    docs = SourceDocuments(out, source, manifest["sources"][source])
-    return [encoder.decode([int(t) for t in docs[i]]).removesuffix("<|endoftext|>") for i in range(len(docs))]
+    docs = SourceCorpus(out, source)
+    return [
+        encoder.decode([int(t) for t in docs.document(i)]).removesuffix("<|endoftext|>")
+        for i in range(len(docs))
+    ]
 
 
 def test_glob_order_dedup_and_warnings(tmp_path):

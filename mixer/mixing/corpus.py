@@ -25,6 +25,7 @@ class SourceCorpus:
             )
         summary = json.loads(marker.read_text())
         self.name = name
+        self.fingerprint: str = summary["fingerprint"]
         self.shards = [IndexedDataset(folder / s["name"]) for s in summary["shards"]]
         counts = [len(s) for s in self.shards]
         self.starts = np.concatenate([[0], np.cumsum(counts, dtype=np.int64)])

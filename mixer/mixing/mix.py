@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from mixer.atomic import replace_dir
 from mixer.mixing.blend import megatron_args, write_phase
 from mixer.mixing.corpus import SourceCorpus
 from mixer.mixing.holdout import holdout_documents, write_validation
@@ -46,12 +47,13 @@ def split_sources(output: Path, recipe: RecipeBase) -> dict[str, SourceSplit]:
     splits = {}
     for name in recipe.sources:  # type: ignore[attr-defined]
         corpus = SourceCorpus(output, name)
-        fingerprint = json.loads((output / "sources" / name / "assembled.json").read_text())["fingerprint"]
         sizes = corpus.sizes()
         held = holdout_documents(name, len(corpus), recipe.holdout, recipe.seed)
         mask = np.ones(len(corpus), dtype=bool)
         mask[held] = False
-        splits[name] = SourceSplit(corpus, fingerprint, sizes, held, np.flatnonzero(mask).astype(np.int64))
+        splits[name] = SourceSplit(
+            corpus, corpus.fingerprint, sizes, held, np.flatnonzero(mask).astype(np.int64)
+        )
     return splits
 
 
@@ -62,14 +64,6 @@ def all_targets(recipe: RecipeBase, splits: dict[str, SourceSplit]) -> dict[str,
         phase: phase_targets(phase, cfg.tokens, cfg.seq_len, cfg.weights, available, cfg.max_repetition)
         for phase, cfg in recipe.phases.items()
     }
-
-
-def _replace_dir(tmp: Path, final: Path) -> None:
-    old = final.with_name(f".{final.name}.old-{os.getpid()}")
-    if final.exists():
-        os.replace(final, old)
-    os.replace(tmp, final)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def mix(output: Path, recipe: RecipeBase, dtype: str, echo: Callable[[str], None] = print) -> dict[str, Any]:
@@ -95,7 +89,7 @@ def mix(output: Path, recipe: RecipeBase, dtype: str, echo: Callable[[str], None
         state = {"key": holdout_key, "holdout": recipe.holdout.model_dump(), "sources": sets}
         state = json.loads(json.dumps(state, sort_keys=True))  # the same key order a rerun reads back
         (tmp / "validation.json").write_text(json.dumps(state, indent=1) + "\n")
-        _replace_dir(tmp, validation_dir)
+        replace_dir(tmp, validation_dir)
         echo(f"validation: held out {sum(v['documents'] for v in sets.values()):,} documents")
 
     phases_dir = output / "phases"
@@ -124,7 +118,7 @@ def mix(output: Path, recipe: RecipeBase, dtype: str, echo: Callable[[str], None
             n: [(f"sources/{n}/{s.prefix.name}", s.num_tokens) for s in splits[n].corpus.shards] for n in used
         }
         (tmp / "megatron.args").write_text(megatron_args(output, blend, shard_tokens))
-        _replace_dir(tmp, phases_dir / phase)
+        replace_dir(tmp, phases_dir / phase)
         blends[phase] = blend
         echo(
             f"{phase}: blended {blend['samples']:,} samples of {cfg.seq_len + 1} tokens from {len(used)} sources"

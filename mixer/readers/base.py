@@ -68,11 +68,9 @@ class FileLedger:
 
     def __init__(self) -> None:
         self.finished: list[FileReport] = []  # read completely in this run, in order
-        self.current: FileReport | None = None
 
     def reset(self) -> None:
         self.finished = []
-        self.current = None
 
     def take_finished(self) -> list[FileReport]:
         out, self.finished = self.finished, []
@@ -124,7 +122,6 @@ class MixerReader(BaseReader):
         for index in self.todo[rank::world_size]:
             path = self.files[index]
             report = FileReport(index=index, path=path)
-            ledger.current = report
             self.stat_update("input_files")
             for line, record in self.records(path):
                 if not isinstance(record, Skip) or record.reason not in FILE_LEVEL_SKIPS:
@@ -140,7 +137,6 @@ class MixerReader(BaseReader):
                 report.documents += 1
                 self.stat_update("documents")
                 yield record
-            ledger.current = None
             ledger.finished.append(report)
 
 

@@ -17,14 +17,28 @@ TEXT_KEY = Field("text", description="Field holding the document text.")
 ID_KEY = Field("id", description="Field holding the document id (generated from file and line when absent).")
 
 
+class RecordFileSource(GlobSource):
+    """Files of records (one document each) read by the datatrove step ``reader_class`` names."""
+
+    text_key: str = TEXT_KEY
+    id_key: str = ID_KEY
+    reader_class: ClassVar[str] = ""  # "module:Class", imported only when a build runs
+
+    def reader(self, name: str, files: list[InputFile]) -> PipelineStep:
+        import importlib
+
+        module, cls = self.reader_class.split(":")
+        return getattr(importlib.import_module(module), cls)(
+            name, files, text_key=self.text_key, id_key=self.id_key
+        )
+
+
 @register_source
-class JsonlSource(GlobSource):
+class JsonlSource(RecordFileSource):
     """JSON Lines files, plain or compressed (``.gz``, ``.zst``): one document per line."""
 
     kind: ClassVar[str] = "jsonl"
     type: Literal["jsonl"] = "jsonl"
-    text_key: str = TEXT_KEY
-    id_key: str = ID_KEY
     directory_suffixes: ClassVar[tuple[str, ...]] = (
         ".jsonl",
         ".jsonl.gz",
@@ -32,27 +46,17 @@ class JsonlSource(GlobSource):
         ".json.gz",
         ".ndjson",
     )
-
-    def reader(self, name: str, files: list[InputFile]) -> PipelineStep:
-        from mixer.readers.jsonl import JsonlSourceReader
-
-        return JsonlSourceReader(name, files, text_key=self.text_key, id_key=self.id_key)
+    reader_class: ClassVar[str] = "mixer.readers.jsonl:JsonlSourceReader"
 
 
 @register_source
-class ParquetSource(GlobSource):
+class ParquetSource(RecordFileSource):
     """Parquet files: one document per row."""
 
     kind: ClassVar[str] = "parquet"
     type: Literal["parquet"] = "parquet"
-    text_key: str = TEXT_KEY
-    id_key: str = ID_KEY
     directory_suffixes: ClassVar[tuple[str, ...]] = (".parquet",)
-
-    def reader(self, name: str, files: list[InputFile]) -> PipelineStep:
-        from mixer.readers.parquet import ParquetSourceReader
-
-        return ParquetSourceReader(name, files, text_key=self.text_key, id_key=self.id_key)
+    reader_class: ClassVar[str] = "mixer.readers.parquet:ParquetSourceReader"
 
 
 @register_source

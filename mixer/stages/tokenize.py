@@ -11,7 +11,6 @@ independent of how many tasks produced it.
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import numpy as np
 from datatrove.data import DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 
+from mixer.atomic import write_json_atomic
 from mixer.engine import quiet_datatrove_console
 from mixer.readers.base import FileLedger, FileReport
 from mixer.shards import IndexedDatasetWriter
@@ -28,18 +28,6 @@ PROGRESS_INTERVAL_S = 2.0
 
 # Worker processes import this module when they unpickle the pipeline: quiet datatrove's console there too.
 quiet_datatrove_console()
-
-
-def write_json_atomic(path: Path, data: object, sort_keys: bool = True) -> None:
-    """Write JSON to ``path`` through a temporary file and a rename, so readers see all or nothing."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=1, sort_keys=sort_keys)
-        f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def committed_parts(parts_dir: Path) -> list[dict]:
@@ -104,7 +92,7 @@ class ShardPartWriter(PipelineStep):
         parts_dir = work / "parts"
         self.ledger.reset()
         self._progress_path = work / "progress" / f"{rank:05d}.json"
-        self._progress = {"documents": 0, "tokens": 0, "bytes": 0, "files": 0}
+        self._progress = {"documents": 0, "tokens": 0, "files": 0}
         self._last_progress = time.monotonic()
 
         part: _Part | None = None
@@ -149,7 +137,6 @@ class ShardPartWriter(PipelineStep):
         self.stat_update("tokens", value=int(lengths.sum()))
         self._progress["documents"] += len(texts)
         self._progress["tokens"] += int(lengths.sum())
-        self._progress["bytes"] += sum(len(t) for t in texts)
         self._write_progress()
 
     def _commit(self, part: _Part, parts_dir: Path) -> None:
