@@ -180,9 +180,9 @@ def _run_build(plan: BuildPlan, options: BuildOptions) -> dict[str, Any]:
             f"submitted {', '.join(pending)} to {choice.type}; when those jobs finish, run the same "
             "`mixer build` again to assemble the shards, blend the phases and write the manifest"
         )
-    from mixer.mixing.mix import mix
+    from mixer.mixing.mix import mix, text_bytes_counter
 
-    mixed = mix(output, recipe, dtype.name, echo)
+    mixed = mix(output, recipe, dtype.name, echo, text_bytes_counter(Path(info.path), info.eos_id))
     manifest = make_manifest(plan, info, dtype.name, results, mixed)
     write_json_atomic(output / MANIFEST, manifest, sort_keys=False)  # keeps source and phase order
     return manifest
@@ -193,7 +193,7 @@ def run_mix(
 ) -> dict[str, Any]:
     """Recompute validation sets and phase blends over a finished build's shards (no tokenizing)."""
     from mixer.atomic import write_json_atomic
-    from mixer.mixing.mix import mix
+    from mixer.mixing.mix import mix, text_bytes_counter
 
     output = Path(output) if output is not None else default_output(recipe)
     check_output_owner(output, recipe.name)
@@ -218,7 +218,8 @@ def run_mix(
     from mixer.lock import output_lock
 
     with output_lock(output):
-        mixed = mix(output, recipe, manifest["dtype"], echo)
+        counter = text_bytes_counter(output / manifest["tokenizer"]["path"], manifest["eos_id"])
+        mixed = mix(output, recipe, manifest["dtype"], echo, counter)
         manifest["recipe"].update(hash=recipe.content_hash(), resolved=recipe.model_dump(mode="json"))
         manifest["validation"] = mixed["validation"]
         manifest["phases"] = _phase_summaries(mixed["phases"])

@@ -237,6 +237,118 @@ def tokenizer_train(recipe: Path, vocab_size: int | None, sample_bytes: int | No
     click.echo(f"wrote {out} ({train.vocab_size} ids, EOS {train.special_tokens[0]!r})")
 
 
+@main.command()
+@recipe_argument
+@click.option("--phase", "-p", required=True, help="The recipe phase to train on (e.g. pretrain, cooldown).")
+@click.option("--model", help="Model preset (overrides train.model): tiny, 125m, 470m, 2.8b.")
+@click.option(
+    "--out", type=click.Path(file_okay=False, path_type=Path), help="Run folder [runs/<recipe name>]."
+)
+@click.option(
+    "--init-from",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Start from this checkpoint's weights and optimizer (a cooldown: runs/<name>/pretrain/final).",
+)
+@click.option(
+    "--max-steps",
+    type=click.IntRange(min=1),
+    help="Train only the first N steps (overrides train.max_steps).",
+)
+@click.option(
+    "--train-config", type=click.Path(dir_okay=False, path_type=Path), help="YAML file of train settings."
+)
+@click.option(
+    "--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a train setting, e.g. --set lr=1e-3."
+)
+@click.option(
+    "--shards", type=click.Path(file_okay=False, path_type=Path), help="Build output folder [shards/<name>]."
+)
+@click.option("--device", help="torch device (default: this rank's GPU, else cpu).")
+@user_errors
+def train(
+    recipe: Path,
+    phase: str,
+    model: str | None,
+    out: Path | None,
+    init_from: Path | None,
+    max_steps: int | None,
+    train_config: Path | None,
+    sets: tuple[str, ...],
+    shards: Path | None,
+    device: str | None,
+):
+    """Train a GPT on RECIPE's phase blend (needs the `train` extra). Under torchrun it runs distributed.
+
+    Running the same command again resumes from the newest checkpoint in <out>/<phase>/.
+
+    \b
+    Examples:
+      mixer train recipes/demo.yaml --phase pretrain --model tiny
+      mixer train recipes/demo.yaml --phase cooldown --init-from runs/demo/pretrain/final
+      torchrun --nproc-per-node 8 $(which mixer) train recipe.yaml --phase pretrain --model 470m
+    """
+    from mixer.recipe import load_recipe
+    from mixer.trainer.settings import parse_overrides, resolve_settings
+    from mixer.trainer.train import TrainRequest
+    from mixer.trainer.train import train as run_training
+
+    loaded = load_recipe(recipe)
+    overrides = parse_overrides(sets)
+    if model is not None:
+        overrides["model"] = model
+    if max_steps is not None:
+        overrides["max_steps"] = max_steps
+    settings = resolve_settings(
+        loaded, phase, train_config=train_config, overrides=overrides, recipe_path=str(recipe)
+    )
+    request = TrainRequest(
+        output=shards or Path("shards") / loaded.name,
+        phase=phase,
+        out=out or Path("runs") / loaded.name,
+        settings=settings,
+        recipe_name=loaded.name,
+        recipe_seed=loaded.seed,
+        init_from=init_from,
+        device=device,
+    )
+    run_training(request, echo=click.echo)
+
+
+@main.command("export-hf")
+@click.argument("checkpoint", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("out", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--dtype", type=click.Choice(["float32", "bfloat16", "float16"]), default="float32", show_default=True
+)
+@user_errors
+def export_hf(checkpoint: Path, out: Path, dtype: str):
+    """Write CHECKPOINT (e.g. runs/demo/cooldown/final) as a Hugging Face Llama model in OUT.
+
+    It loads with transformers' AutoModelForCausalLM and evaluates with lm-evaluation-harness:
+
+    \b
+      lm_eval --model hf --model_args pretrained=OUT --tasks hellaswag
+    """
+    import torch
+
+    from mixer.trainer.checkpoint import load_weights
+    from mixer.trainer.export import export_hf as write_hf
+
+    try:
+        config, state_dict, _ = load_weights(checkpoint)
+    except FileNotFoundError as e:
+        raise MixerError(str(e)) from None
+    tokenizer_dir = checkpoint.parent / "tokenizer"
+    written = write_hf(
+        config,
+        state_dict,
+        out,
+        tokenizer_dir=tokenizer_dir if tokenizer_dir.is_dir() else None,
+        dtype=getattr(torch, dtype),
+    )
+    click.echo(f"wrote {written} (Llama architecture, {dtype})")
+
+
 @main.command("sample-corpus")
 @click.argument("folder", type=click.Path(file_okay=False, path_type=Path), default=Path("data/sample"))
 @click.option("--min-bytes", type=click.IntRange(min=0), default=30_000_000, show_default=True)
@@ -260,3 +372,7 @@ def sample_corpus(folder: Path, min_bytes: int):
             f"{part.text_bytes / 1e6:7.1f} MB"
         )
     click.echo(f"total {summary.total_bytes / 1e6:.1f} MB in {folder}")
+
+
+if __name__ == "__main__":
+    main()

@@ -115,6 +115,84 @@ class BuildSettings(StrictModel):
     batch_bytes: int = Field(default=4_000_000, gt=0, description="Text tokenized per batch by each task.")
 
 
+MODEL_PRESETS = ("tiny", "125m", "470m", "2.8b")  # mixer.trainer.model.PRESETS (a test keeps them equal)
+
+
+class TrainSettings(StrictModel):
+    """How ``mixer train`` trains on one phase (``phases.<phase>.train``); every key has a default.
+
+    Overridable from the command line (``--model``, ``--max-steps``, ``--set key=value``) or replaced by
+    a separate YAML file (``--train-config``).
+    """
+
+    model: Literal["tiny", "125m", "470m", "2.8b"] = Field(
+        default="125m", description="Model preset (see mixer/trainer/model.py for the shapes)."
+    )
+    tie_embeddings: bool = Field(default=False, description="Share the input embedding and the output head.")
+    global_batch_tokens: int = Field(
+        default=524_288,
+        gt=0,
+        description="Tokens per optimizer step over all processes (a multiple of seq_len).",
+    )
+    micro_batch: int = Field(default=8, gt=0, description="Sequences per forward pass in each process.")
+    schedule: Literal["warmup_cosine", "warmup_stable_decay", "linear_decay"] | None = Field(
+        default=None,
+        description="LR schedule; default linear_decay when the run starts from --init-from (a cooldown), "
+        "else warmup_cosine.",
+    )
+    lr: float = Field(default=3e-4, gt=0, description="Peak learning rate (linear_decay: its start).")
+    min_lr: float | None = Field(
+        default=None, ge=0, description="Final learning rate; default lr / 10, or 0 for linear_decay."
+    )
+    warmup_steps: int | None = Field(
+        default=None, ge=0, description="Linear warmup steps; default 1% of the run's steps (at least 1)."
+    )
+    decay_fraction: float = Field(
+        default=0.2, ge=0, le=1, description="warmup_stable_decay: share of the steps spent decaying."
+    )
+    start_lr: float | Literal["init"] = Field(
+        default="init",
+        description="linear_decay from --init-from: 'init' starts where that run's schedule ended, or a value.",
+    )
+    weight_decay: float = Field(default=0.1, ge=0, description="AdamW weight decay (matrices only).")
+    beta1: float = Field(default=0.9, ge=0, lt=1)
+    beta2: float = Field(default=0.95, ge=0, lt=1)
+    eps: float = Field(default=1e-8, gt=0)
+    grad_clip: float = Field(default=1.0, ge=0, description="Clip the global gradient norm (0: off).")
+    precision: Literal["auto", "bf16", "fp32"] = Field(
+        default="auto", description="Autocast dtype; auto is bf16 on GPU, fp32 on CPU."
+    )
+    compile: bool | None = Field(default=None, description="torch.compile the model; default on GPU only.")
+    parallelism: Literal["ddp", "fsdp"] = Field(
+        default="ddp", description="Data parallelism under torchrun: DDP, or FSDP2 (fully_shard)."
+    )
+    activation_checkpointing: bool = Field(default=False, description="Recompute blocks in the backward.")
+    max_steps: int | None = Field(
+        default=None, gt=0, description="Train only the phase's first N steps; the LR schedule spans these N."
+    )
+    eval_interval: int = Field(default=500, gt=0, description="Steps between validation passes.")
+    eval_tokens: int = Field(
+        default=262_144, gt=0, description="At most this many validation tokens per source per pass."
+    )
+    checkpoint_interval: int = Field(default=1000, gt=0, description="Steps between checkpoints.")
+    keep_checkpoints: int = Field(
+        default=2, ge=1, description="Step checkpoints kept (final is always kept)."
+    )
+    log_interval: int = Field(default=10, gt=0, description="Steps between progress lines.")
+    seed: int | None = Field(
+        default=None, ge=0, description="Model initialisation seed; default the recipe's."
+    )
+    peak_tflops: float | None = Field(
+        default=None, gt=0, description="The device's peak TFLOP/s for MFU (default: looked up by name)."
+    )
+
+    @model_validator(mode="after")
+    def _lr_order(self) -> TrainSettings:
+        if self.min_lr is not None and self.min_lr > self.lr:
+            raise ValueError(f"min_lr ({self.min_lr}) is above lr ({self.lr})")
+        return self
+
+
 class PhaseConfig(StrictModel):
     """One training phase: how many tokens, in what sequence length, blended from which sources."""
 
@@ -132,6 +210,9 @@ class PhaseConfig(StrictModel):
         default=1.0,
         ge=1.0,
         description="How many times a source's tokens may be used in this phase (epochs).",
+    )
+    train: TrainSettings = Field(
+        default_factory=TrainSettings, description="Training settings for `mixer train --phase <this phase>`."
     )
 
     @field_validator("tokens", mode="before")
@@ -214,7 +295,9 @@ class RecipeBase(StrictModel):
 
     def content_hash(self) -> str:
         """Hash of everything that decides the output bytes (not where or how fast it runs)."""
-        data = self.model_dump(mode="json", exclude={"executor", "description"})
+        data = self.model_dump(
+            mode="json", exclude={"executor": True, "description": True, "phases": {"__all__": {"train"}}}
+        )
         return "sha256:" + hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 

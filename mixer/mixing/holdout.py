@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -29,11 +30,29 @@ def holdout_documents(name: str, documents: int, cfg: HoldoutConfig, seed: int) 
     )
 
 
-def write_validation(corpus: SourceCorpus, held: np.ndarray, folder: Path, dtype: np.dtype) -> dict:
-    """Copy the held-out documents to ``folder/<source>.bin/.idx``; return their counts."""
+def write_validation(
+    corpus: SourceCorpus,
+    held: np.ndarray,
+    folder: Path,
+    dtype: np.dtype,
+    text_bytes: Callable[[np.ndarray], int] | None = None,
+) -> dict:
+    """Copy the held-out documents to ``folder/<source>.bin/.idx``; return their counts.
+
+    With ``text_bytes`` (a document's tokens -> the UTF-8 bytes of its text), also write each document's
+    byte count to ``<source>.bytes.npy``: the trainer's bits-per-byte divides by these.
+    """
     writer = IndexedDatasetWriter(folder / corpus.name, dtype)
+    sizes = []
     for i in held.tolist():
-        writer.add_document(corpus.document(i))
+        doc = corpus.document(i)
+        writer.add_document(doc)
+        if text_bytes is not None:
+            sizes.append(text_bytes(doc))
     info = writer.finalize()
     np.save(folder / f"{corpus.name}.docs.npy", held)
-    return {"documents": info.documents, "tokens": info.tokens, "bin_sha256": info.bin_sha256}
+    summary = {"documents": info.documents, "tokens": info.tokens, "bin_sha256": info.bin_sha256}
+    if text_bytes is not None:
+        np.save(folder / f"{corpus.name}.bytes.npy", np.asarray(sizes, dtype=np.int64))
+        summary["bytes"] = int(sum(sizes))
+    return summary

@@ -57,6 +57,19 @@ def split_sources(output: Path, recipe: RecipeBase) -> dict[str, SourceSplit]:
     return splits
 
 
+def text_bytes_counter(tokenizer_json: Path, eos_id: int) -> Callable[[np.ndarray], int]:
+    """Tokens of one document (ending in EOS) -> the UTF-8 bytes of its text, by decoding them."""
+    from mixer.tokenizer import Encoder, load_tokenizer_info
+
+    encoder = Encoder(load_tokenizer_info(tokenizer_json, backend="hf"))
+
+    def count(doc: np.ndarray) -> int:
+        ids = doc[:-1] if len(doc) and int(doc[-1]) == eos_id else doc
+        return len(encoder.decode(ids).encode("utf-8", "surrogatepass"))
+
+    return count
+
+
 def all_targets(recipe: RecipeBase, splits: dict[str, SourceSplit]) -> dict[str, PhaseTargets]:
     """Every phase's per-source samples; raises InfeasibleMix naming the first phase that cannot be met."""
     available = {n: s.training_tokens for n, s in splits.items()}
@@ -66,8 +79,18 @@ def all_targets(recipe: RecipeBase, splits: dict[str, SourceSplit]) -> dict[str,
     }
 
 
-def mix(output: Path, recipe: RecipeBase, dtype: str, echo: Callable[[str], None] = print) -> dict[str, Any]:
-    """Write ``validation/`` and ``phases/<phase>/``; return their summaries for the manifest."""
+def mix(
+    output: Path,
+    recipe: RecipeBase,
+    dtype: str,
+    echo: Callable[[str], None] = print,
+    text_bytes: Callable[[np.ndarray], int] | None = None,
+) -> dict[str, Any]:
+    """Write ``validation/`` and ``phases/<phase>/``; return their summaries for the manifest.
+
+    ``text_bytes`` (tokens of a document -> UTF-8 bytes of its text) adds byte counts to the validation
+    sets, for the trainer's bits-per-byte; builds pass :func:`text_bytes_counter` of their tokenizer.
+    """
     splits = split_sources(output, recipe)
     targets = all_targets(recipe, splits)  # fail before writing anything
     holdout_key = _hash(
@@ -75,6 +98,7 @@ def mix(output: Path, recipe: RecipeBase, dtype: str, echo: Callable[[str], None
             "seed": recipe.seed,
             "holdout": recipe.holdout.model_dump(),
             "sources": {n: s.fingerprint for n, s in splits.items()},
+            "bytes": text_bytes is not None,
         }
     )
 
@@ -85,7 +109,9 @@ def mix(output: Path, recipe: RecipeBase, dtype: str, echo: Callable[[str], None
         tmp = output / f".validation.tmp-{os.getpid()}"
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
-        sets = {n: write_validation(s.corpus, s.held, tmp, np.dtype(dtype)) for n, s in splits.items()}
+        sets = {
+            n: write_validation(s.corpus, s.held, tmp, np.dtype(dtype), text_bytes) for n, s in splits.items()
+        }
         state = {"key": holdout_key, "holdout": recipe.holdout.model_dump(), "sources": sets}
         state = json.loads(json.dumps(state, sort_keys=True))  # the same key order a rerun reads back
         (tmp / "validation.json").write_text(json.dumps(state, indent=1) + "\n")
@@ -96,7 +122,8 @@ def mix(output: Path, recipe: RecipeBase, dtype: str, echo: Callable[[str], None
     phases_dir.mkdir(exist_ok=True)
     blends = {}
     for phase, cfg in recipe.phases.items():
-        key = _hash({"phase": phase, "config": cfg.model_dump(), "seed": recipe.seed, "holdout": holdout_key})
+        config = cfg.model_dump(exclude={"train"})  # training settings do not change the blend
+        key = _hash({"phase": phase, "config": config, "seed": recipe.seed, "holdout": holdout_key})
         blend_file = phases_dir / phase / "blend.json"
         if blend_file.is_file() and json.loads(blend_file.read_text()).get("fingerprint") == key:
             blends[phase] = json.loads(blend_file.read_text())

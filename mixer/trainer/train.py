@@ -1,0 +1,493 @@
+"""`mixer train`: one phase of training on a build's phase blend, resumable, single- or multi-process.
+
+A run lives in `<out>/<phase>/`: `metrics.jsonl`, `tensorboard/`, `tokenizer/` (a copy, for export),
+checkpoints `step-NNNNNN/` and, when the phase is done, `final/`. Starting the same command again resumes
+from the newest checkpoint: same weights, optimizer moments and data position, so the losses that follow
+are the ones an uninterrupted run would have logged. A run on other shards (a different blend or tokenizer
+fingerprint) is refused rather than silently continued.
+
+A cooldown (`--init-from <run>/<pretrain phase>/final`) loads weights and optimizer moments, starts at step
+0 of its own phase blend, and by default decays the LR linearly from where that run's schedule ended to 0.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import math
+import shutil
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from mixer.errors import MixerError
+from mixer.manifest import read_manifest
+from mixer.mixing.reader import BlendReader
+from mixer.recipe import TrainSettings
+from mixer.trainer import checkpoint
+from mixer.trainer.data import Batch, PhaseBatches
+from mixer.trainer.dist import Dist, setup, teardown
+from mixer.trainer.evaluate import evaluate, load_validation
+from mixer.trainer.logs import RunLog, peak_flops
+from mixer.trainer.model import GPT, ModelConfig, count_parameters, flops_per_token, preset_config
+from mixer.trainer.schedule import Schedule
+
+Echo = Callable[[str], None]
+
+
+class TrainError(MixerError):
+    """A training run that cannot start as asked; the message says why and what to do."""
+
+
+@dataclass
+class TrainRequest:
+    output: Path  # the build's output folder (shards/<recipe name>)
+    phase: str
+    out: Path  # the run folder; this phase trains in out/<phase>
+    settings: TrainSettings
+    recipe_name: str
+    recipe_seed: int
+    init_from: Path | None = None
+    device: str | None = None  # default: this rank's GPU, else the CPU
+
+
+@dataclass
+class Plan:
+    """Everything fixed before the first step, derived from the build and the settings."""
+
+    reader: BlendReader
+    manifest: dict[str, Any]
+    model_config: ModelConfig
+    global_batch: int  # samples per optimizer step, all processes together
+    total_steps: int
+    fingerprint: dict[str, str]
+    precision: str
+    compile: bool
+
+
+def plan(req: TrainRequest, d: Dist) -> Plan:
+    s = req.settings
+    manifest = read_manifest(req.output)
+    try:
+        reader = BlendReader(req.output, req.phase)
+    except FileNotFoundError:
+        phases = ", ".join(manifest.get("phases", {})) or "none"
+        raise TrainError(
+            f"{req.output} has no blend for phase '{req.phase}' (phases built: {phases}); add the phase to "
+            "the recipe and run `mixer mix RECIPE`"
+        ) from None
+    seq_len = reader.seq_len
+    if s.global_batch_tokens % seq_len:
+        raise TrainError(
+            f"train.global_batch_tokens ({s.global_batch_tokens}) must be a multiple of the phase's seq_len "
+            f"({seq_len}); e.g. {max(1, s.global_batch_tokens // seq_len) * seq_len}"
+        )
+    global_batch = s.global_batch_tokens // seq_len
+    per_rank = global_batch // d.world
+    if global_batch % d.world or per_rank % s.micro_batch:
+        raise TrainError(
+            f"train.global_batch_tokens gives {global_batch} sequences per step, which must split into "
+            f"{d.world} process(es) x a multiple of train.micro_batch ({s.micro_batch}); change either"
+        )
+    phase_steps = len(reader) // global_batch
+    if phase_steps == 0:
+        raise TrainError(
+            f"phase '{req.phase}' has {len(reader)} samples, fewer than one global batch of {global_batch}; "
+            "lower train.global_batch_tokens or raise the phase's tokens"
+        )
+    if s.max_steps is not None and s.max_steps > phase_steps:
+        raise TrainError(
+            f"train.max_steps ({s.max_steps}) exceeds the {phase_steps} steps that phase '{req.phase}' holds "
+            f"at {global_batch} sequences per step"
+        )
+    total_steps = s.max_steps or phase_steps
+    config = preset_config(
+        s.model,
+        vocab_size=int(manifest["tokenizer"]["vocab_size"]),
+        seq_len=seq_len,
+        tie_embeddings=s.tie_embeddings,
+        activation_checkpointing=s.activation_checkpointing,
+    )
+    cuda = d.device.type == "cuda"
+    precision = ("bf16" if cuda else "fp32") if s.precision == "auto" else s.precision
+    return Plan(
+        reader=reader,
+        manifest=manifest,
+        model_config=config,
+        global_batch=global_batch,
+        total_steps=total_steps,
+        fingerprint={"blend": reader.blend["fingerprint"], "tokenizer": manifest["tokenizer"]["fingerprint"]},
+        precision=precision,
+        compile=cuda if s.compile is None else s.compile,
+    )
+
+
+def train(req: TrainRequest, echo: Echo = print) -> dict[str, Any]:
+    """Run (or resume, or confirm finished) one phase; return the final checkpoint's state."""
+    d = setup(req.device)
+    say = echo if d.is_main else (lambda _: None)
+    try:
+        return _train(req, d, say)
+    finally:
+        teardown()
+
+
+def _train(req: TrainRequest, d: Dist, say: Echo) -> dict[str, Any]:
+    p = plan(req, d)
+    s = req.settings
+    run_dir = req.out / req.phase
+    resume = checkpoint.latest(run_dir)
+    if resume is not None:
+        state = checkpoint.read_state(resume)
+        _check_resumable(state, resume, p, req)
+        if resume.name == checkpoint.FINAL:
+            say(f"{req.phase}: already finished ({resume}); nothing to do")
+            return state
+    if d.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        checkpoint.clean(run_dir, keep=s.keep_checkpoints)
+        _copy_tokenizer(req.output, run_dir)
+    d.barrier()
+
+    torch.manual_seed(req.recipe_seed if s.seed is None else s.seed)
+    if d.device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    raw = _build_model(p.model_config, d.device)
+    model = _parallelize(raw, s.parallelism, d)
+    optimizer = _optimizer(model, s, d.device)
+
+    step, consumed, init_state = 0, 0, None
+    if resume is not None:
+        state = checkpoint.load(resume, model, optimizer, d, restore_rng=state["world"] == d.world)
+        step, consumed = state["step"], state["consumed"]
+        init_state = state.get("init_state")
+        say(f"{req.phase}: resuming from {resume} at step {step} ({consumed:,} samples consumed)")
+    elif req.init_from is not None:
+        init_state = _check_init(req.init_from, p)
+        checkpoint.load(req.init_from, model, optimizer, d, restore_rng=False)
+        say(
+            f"{req.phase}: starting from {req.init_from} (weights and optimizer moments; step and data reset)"
+        )
+    _apply_hyperparameters(optimizer, s)  # a loaded optimizer carries the old run's betas and decay
+
+    schedule = make_schedule(s, p.total_steps, init_state)
+    if resume is not None and state["schedule"] != {"kind": schedule.kind, "params": dict(schedule.params)}:
+        raise TrainError(
+            f"{resume}: the LR schedule changed since this run started ({state['schedule']} -> "
+            f"{schedule.kind} {dict(schedule.params)}); resume with the same settings, or train into a new --out"
+        )
+    batches = PhaseBatches(
+        p.reader,
+        global_batch=p.global_batch,
+        micro_batch=s.micro_batch,
+        rank=d.rank,
+        world=d.world,
+        consumed=consumed,
+    )
+    validation = load_validation(req.output, list(p.manifest["sources"]), s.eval_tokens)
+    missing_bytes = [n for n, v in validation.items() if v.bytes is None]
+    if missing_bytes:
+        say(
+            f"note: no byte counts for {', '.join(missing_bytes)}'s validation set (rebuild); bits per byte omitted"
+        )
+    log = RunLog(run_dir, d.is_main, say)
+    compiled = torch.compile(model) if p.compile else model
+    autocast = (
+        torch.autocast(d.device.type, dtype=torch.bfloat16)
+        if p.precision == "bf16"
+        else contextlib.nullcontext()
+    )
+    tokens_per_step = p.global_batch * p.reader.seq_len
+    flops = flops_per_token(p.model_config, p.reader.seq_len)
+    peak = peak_flops(d.device, p.precision, s.peak_tflops)
+    base_state = {
+        "recipe": req.recipe_name,
+        "phase": req.phase,
+        "output": str(req.output),
+        "fingerprint": p.fingerprint,
+        "model_config": dataclasses.asdict(p.model_config),
+        "settings": s.model_dump(mode="json"),
+        "global_batch": p.global_batch,
+        "seq_len": p.reader.seq_len,
+        "total_steps": p.total_steps,
+        "schedule": {"kind": schedule.kind, "params": dict(schedule.params)},
+        "init_from": str(req.init_from) if req.init_from is not None else (init_state or {}).get("path"),
+        "init_state": init_state,
+    }
+    say(
+        f"{req.phase}: {s.model} model ({count_parameters(p.model_config, exclude_embeddings=False):,} parameters), "
+        f"{p.total_steps:,} steps of {p.global_batch} x {p.reader.seq_len} tokens, {d.world} process(es) on "
+        f"{d.device.type}, {p.precision}{', compiled' if p.compile else ''}; LR {schedule.kind} "
+        f"{schedule.lr_at(0):.2e} -> {schedule.lr_at(p.total_steps - 1):.2e}"
+    )
+
+    def run_eval() -> dict[str, Any]:
+        results = evaluate(model, validation, p.reader.seq_len, s.micro_batch, d, autocast)
+        log.write("eval", step, {"sources": results})
+        say(f"{req.phase} step {step}: validation " + _format_eval(results))
+        return results
+
+    first_eval = run_eval() if step == 0 and validation else None
+    last_eval = first_eval
+    ddp = isinstance(model, nn.parallel.DistributedDataParallel)
+    fsdp = hasattr(model, "set_requires_gradient_sync")
+    started = time.perf_counter()
+    done_at_start = step
+    while step < p.total_steps:
+        t0 = time.perf_counter()
+        lr = schedule.lr_at(step)
+        micro = batches.step_batches()
+        digest = _digest(micro, d)
+        t_data = time.perf_counter() - t0
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        loss_sum = torch.zeros((), device=d.device)
+        for i, mb in enumerate(micro):
+            last = i == len(micro) - 1
+            if fsdp:
+                model.set_requires_gradient_sync(last)
+            sync = model.no_sync() if ddp and not last else contextlib.nullcontext()
+            inputs = mb.inputs.to(d.device, non_blocking=True)
+            targets = mb.targets.to(d.device, non_blocking=True)
+            with sync, autocast:
+                _, loss = compiled(inputs, targets)
+            (loss / len(micro)).backward()
+            loss_sum += loss.detach()
+        gnorm = torch.nn.utils.clip_grad_norm_(
+            model.parameters(), s.grad_clip if s.grad_clip > 0 else math.inf
+        )
+        if hasattr(gnorm, "full_tensor"):
+            gnorm = gnorm.full_tensor()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        step += 1
+        loss_value = float(d.mean(loss_sum / len(micro)))
+        if d.device.type == "cuda":
+            torch.cuda.synchronize()
+        dt = time.perf_counter() - t0
+        tokens_per_s = tokens_per_step / dt
+        record = {
+            "loss": loss_value,
+            "lr": lr,
+            "grad_norm": float(gnorm),
+            "tokens_per_s": tokens_per_s,
+            "step_s": dt,
+            "data_share": t_data / dt,
+            "samples": [batches.consumed - p.global_batch, batches.consumed],
+            "digest": digest,
+        }
+        if peak is not None:
+            record["mfu"] = flops * tokens_per_s / (peak * d.world)
+        log.write("step", step, record)
+        if step % s.log_interval == 0 or step == p.total_steps:
+            say(_progress(req.phase, step, p.total_steps, record, started, step - done_at_start))
+        if validation and (step % s.eval_interval == 0 or step == p.total_steps):
+            last_eval = run_eval()
+        if step % s.checkpoint_interval == 0 and step < p.total_steps:
+            checkpoint.save(
+                run_dir / checkpoint.step_name(step),
+                model,
+                optimizer,
+                _state(base_state, step, batches, schedule, d),
+                d,
+            )
+            if d.is_main:
+                checkpoint.clean(run_dir, keep=s.keep_checkpoints)
+    final_state = _state(base_state, step, batches, schedule, d)
+    checkpoint.save(run_dir / checkpoint.FINAL, model, optimizer, final_state, d)
+    if d.is_main:
+        checkpoint.clean(run_dir, keep=0)  # the phase is done: final/ is the checkpoint that matters
+    log.close()
+    if first_eval is not None and validation:
+        say(_before_after(req.phase, first_eval, last_eval))
+    say(f"{req.phase}: done, {step} steps; checkpoint {run_dir / checkpoint.FINAL}")
+    return final_state
+
+
+def make_schedule(s: TrainSettings, total_steps: int, init_state: dict[str, Any] | None) -> Schedule:
+    """The LR schedule of a run from its settings (and the checkpoint it starts from, for a cooldown)."""
+    kind = s.schedule or ("linear_decay" if init_state is not None else "warmup_cosine")
+    if kind == "linear_decay":
+        if s.start_lr == "init" and init_state is not None:
+            start = float(init_state["last_lr"])
+        else:
+            start = s.lr if s.start_lr == "init" else float(s.start_lr)
+        end = 0.0 if s.min_lr is None else s.min_lr
+        params: dict[str, float] = {"start_lr": start, "end_lr": min(end, start), "total_steps": total_steps}
+    else:
+        warmup = s.warmup_steps if s.warmup_steps is not None else max(1, total_steps // 100)
+        warmup = min(warmup, total_steps - 1)
+        params = {
+            "max_lr": s.lr,
+            "min_lr": s.lr / 10 if s.min_lr is None else s.min_lr,
+            "warmup_steps": warmup,
+            "total_steps": total_steps,
+        }
+        if kind == "warmup_stable_decay":
+            params["decay_fraction"] = s.decay_fraction
+    try:
+        return Schedule(kind, params)
+    except ValueError as e:
+        raise TrainError(f"train: {e}") from None
+
+
+def _state(
+    base: dict[str, Any], step: int, batches: PhaseBatches, schedule: Schedule, d: Dist
+) -> dict[str, Any]:
+    return {
+        **base,
+        "step": step,
+        "consumed": batches.consumed,
+        "last_lr": schedule.lr_at(max(step - 1, 0)),
+        "world": d.world,
+        "saved_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def _check_resumable(state: dict[str, Any], folder: Path, p: Plan, req: TrainRequest) -> None:
+    if state["fingerprint"] != p.fingerprint:
+        raise TrainError(
+            f"{folder} was trained on other shards (blend {state['fingerprint']['blend']}, tokenizer "
+            f"{state['fingerprint']['tokenizer'][:19]}) than {req.output} now holds for phase '{req.phase}' "
+            f"(blend {p.fingerprint['blend']}, tokenizer {p.fingerprint['tokenizer'][:19]}); resuming would "
+            "mix data orders. Train into a new --out, or rebuild the shards the run started on"
+        )
+    changed = [
+        key
+        for key, old, new in (
+            ("model", state["model_config"], dataclasses.asdict(p.model_config)),
+            ("global batch", state["global_batch"], p.global_batch),
+            ("steps", state["total_steps"], p.total_steps),
+        )
+        if old != new
+    ]
+    if changed:
+        raise TrainError(
+            f"{folder}: the settings changed since this run started ({', '.join(changed)}); resume with the "
+            "same settings, or train into a new --out"
+        )
+
+
+def _check_init(folder: Path, p: Plan) -> dict[str, Any]:
+    try:
+        state = checkpoint.read_state(folder)
+    except FileNotFoundError as e:
+        raise TrainError(f"--init-from {e}") from None
+    if state["fingerprint"]["tokenizer"] != p.fingerprint["tokenizer"]:
+        raise TrainError(
+            f"--init-from {folder} was trained with another tokenizer ({state['fingerprint']['tokenizer'][:19]}) "
+            f"than this build's ({p.fingerprint['tokenizer'][:19]}); its embeddings would not mean these ids"
+        )
+    if state["model_config"] != dataclasses.asdict(p.model_config):
+        theirs = state["settings"]["model"]
+        raise TrainError(
+            f"--init-from {folder} holds a different model ({theirs}, {state['model_config']}) than this phase's "
+            f"train settings ask for; set train.model (and tie_embeddings, activation_checkpointing) to match"
+        )
+    return {"path": str(folder), "last_lr": state["last_lr"], "step": state["step"], "phase": state["phase"]}
+
+
+def _build_model(config: ModelConfig, device: torch.device) -> GPT:
+    with torch.device("meta"):
+        model = GPT(config)
+    model.to_empty(device=device)
+    model.init_weights()
+    return model
+
+
+def _parallelize(model: GPT, parallelism: str, d: Dist) -> nn.Module:
+    if d.world == 1:
+        return model
+    if parallelism == "fsdp":
+        from torch.distributed.fsdp import fully_shard
+
+        for block in model.blocks:
+            fully_shard(block)
+        return fully_shard(model)
+    device_ids = [d.device.index] if d.device.type == "cuda" else None
+    return nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
+
+
+def _optimizer(model: nn.Module, s: TrainSettings, device: torch.device) -> torch.optim.Optimizer:
+    """AdamW; weight decay on matrices only (not norms), fused kernels on GPU."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    groups = [
+        {"params": [p for p in params if p.dim() >= 2], "weight_decay": s.weight_decay},
+        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+    ]
+    return torch.optim.AdamW(
+        groups, lr=s.lr, betas=(s.beta1, s.beta2), eps=s.eps, fused=device.type == "cuda"
+    )
+
+
+def _apply_hyperparameters(optimizer: torch.optim.Optimizer, s: TrainSettings) -> None:
+    for group, decay in zip(optimizer.param_groups, (s.weight_decay, 0.0), strict=True):
+        group.update(betas=(s.beta1, s.beta2), eps=s.eps, weight_decay=decay)
+
+
+def _digest(micro: list[Batch], d: Dist) -> str:
+    """A digest of the global batch's samples in order: equal across process counts iff the data order is."""
+    rows = torch.cat([mb.inputs for mb in micro])
+    full = torch.cat([rows, torch.cat([mb.targets[:, -1:] for mb in micro])], dim=1).numpy()
+    crcs = torch.tensor([zlib.crc32(np.ascontiguousarray(r).tobytes()) for r in full], dtype=torch.int64)
+    gathered = d.gather(crcs.to(d.device)).cpu().numpy()
+    return hashlib.sha256(gathered.tobytes()).hexdigest()[:16]
+
+
+def _copy_tokenizer(output: Path, run_dir: Path) -> None:
+    src = Path(output) / "tokenizer"
+    dst = run_dir / "tokenizer"
+    dst.mkdir(exist_ok=True)
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        if (src / name).is_file():
+            shutil.copyfile(src / name, dst / name)
+
+
+def _format_eval(results: dict[str, dict[str, Any]]) -> str:
+    parts = []
+    for source, r in results.items():
+        bpb = f" ({r['bpb']:.3f} bpb)" if r["bpb"] is not None else ""
+        parts.append(f"{source} {r['loss']:.3f}{bpb}")
+    return ", ".join(parts)
+
+
+def _before_after(phase: str, before: dict[str, Any], after: dict[str, Any]) -> str:
+    lines = [
+        f"{phase}: validation loss per source (nats/token; bits/byte)",
+        f"  {'source':<12} {'before':>16} {'after':>16}",
+    ]
+    for source in before:
+        b, a = before[source], after[source]
+
+        def cell(r: dict[str, Any]) -> str:
+            return f"{r['loss']:.3f}" + (f"; {r['bpb']:.3f}" if r["bpb"] is not None else "")
+
+        lines.append(f"  {source:<12} {cell(b):>16} {cell(a):>16}")
+    return "\n".join(lines)
+
+
+def _progress(phase: str, step: int, total: int, r: dict[str, Any], started: float, steps_run: int) -> str:
+    elapsed = time.perf_counter() - started
+    eta = elapsed / max(steps_run, 1) * (total - step)
+    mfu = f" | MFU {r['mfu']:.1%}" if "mfu" in r else ""
+    return (
+        f"{phase} step {step}/{total} | loss {r['loss']:.4f} | lr {r['lr']:.2e} | gnorm {r['grad_norm']:.2f} | "
+        f"{r['tokens_per_s']:,.0f} tok/s{mfu} | data {r['data_share']:.1%} | eta {_duration(eta)}"
+    )
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    if seconds >= 3600:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    return f"{seconds // 60}m{seconds % 60:02d}s"

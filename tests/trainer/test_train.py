@@ -1,0 +1,353 @@
+"""`mixer train` end to end on a real (small) build: learning, logs, checkpoints, resume, cooldown, refusals,
+two processes, export."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+import transformers
+from click.testing import CliRunner
+from conftest import recipe_text
+
+from mixer.cli import main
+from mixer.trainer.checkpoint import load_weights
+from mixer.trainer.logs import read_metrics
+from mixer.trainer.model import GPT
+
+PHASES = """\
+holdout: {fraction: 0.1, max_documents: 3}
+phases:
+  pretrain:
+    tokens: 40000
+    seq_len: 64
+    weights: {web: 0.5, code: 0.3, notes: 0.2}
+    max_repetition: 8
+    train:
+      model: tiny
+      global_batch_tokens: 512     # 8 sequences of 64
+      micro_batch: 4               # two micro-batches: gradient accumulation
+      lr: 1.0e-2
+      warmup_steps: 1
+      eval_tokens: 1024
+      eval_interval: 4
+      checkpoint_interval: 2
+      log_interval: 1
+  cooldown:
+    tokens: 8000
+    seq_len: 64
+    weights: {web: 0.3, code: 0.4, notes: 0.3}
+    max_repetition: 8
+    train:
+      model: tiny
+      global_batch_tokens: 512
+      micro_batch: 8
+      eval_tokens: 1024
+      eval_interval: 100
+"""
+MIXER = [sys.executable, "-m", "mixer.cli"]
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}
+
+
+@pytest.fixture(scope="module")
+def built(corpus, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("trainbuild")
+    recipe = tmp / "recipe.yaml"
+    recipe.write_text(recipe_text(corpus["root"], extra=PHASES))
+    result = CliRunner().invoke(main, ["build", str(recipe), "-o", str(tmp / "shards")])
+    assert result.exit_code == 0, result.output
+    return recipe, tmp / "shards"
+
+
+def train_args(built, out: Path, phase: str = "pretrain", *extra: str) -> list[str]:
+    recipe, shards = built
+    return ["train", str(recipe), "--phase", phase, "--shards", str(shards), "--out", str(out), *extra]
+
+
+def run_cli(args: list[str]):
+    result = CliRunner().invoke(main, args)
+    return result
+
+
+def steps(run_dir: Path) -> list[dict]:
+    return [r for r in read_metrics(run_dir / "metrics.jsonl") if r["event"] == "step"]
+
+
+def evals(run_dir: Path) -> dict[int, dict]:
+    return {r["step"]: r["sources"] for r in read_metrics(run_dir / "metrics.jsonl") if r["event"] == "eval"}
+
+
+@pytest.fixture(scope="module")
+def pretrained(built, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    result = run_cli(train_args(built, out, "pretrain", "--max-steps", "8"))
+    assert result.exit_code == 0, result.output
+    return out, result.output
+
+
+def test_loss_falls_and_everything_is_logged(pretrained):
+    out, output = pretrained
+    run = out / "pretrain"
+    logged = steps(run)
+    assert [r["step"] for r in logged] == list(range(1, 9))
+    assert [r["samples"] for r in logged] == [[8 * i, 8 * i + 8] for i in range(8)]
+    assert logged[-1]["loss"] < logged[0]["loss"] - 0.5
+    assert all(r["grad_norm"] > 0 and r["tokens_per_s"] > 0 and 0 <= r["data_share"] < 1 for r in logged)
+    assert "mfu" not in logged[0]  # no known peak for a CPU
+    before_after = evals(run)
+    assert sorted(before_after) == [0, 4, 8]
+    for source in ("web", "code", "notes"):
+        assert before_after[8][source]["loss"] < before_after[0][source]["loss"]
+        assert before_after[0][source]["bpb"] > 0
+    assert "validation loss per source" in output and "before" in output
+    state = json.loads((run / "final" / "state.json").read_text())
+    assert (state["step"], state["consumed"], state["total_steps"], state["global_batch"]) == (8, 64, 8, 8)
+    assert state["schedule"]["kind"] == "warmup_cosine"
+    assert state["last_lr"] == pytest.approx(1e-3)  # min_lr defaults to lr / 10, reached at the last step
+    assert sorted(p.name for p in run.iterdir()) == ["final", "metrics.jsonl", "tensorboard", "tokenizer"]
+    assert (run / "tokenizer" / "tokenizer.json").is_file()
+    assert any((run / "tensorboard").iterdir())
+
+
+def test_bits_per_byte_is_loss_over_the_bytes_of_the_text(built, pretrained):
+    _, shards = built
+    out, _ = pretrained
+    import math
+
+    import numpy as np
+
+    from mixer.trainer.evaluate import load_validation
+
+    sets = load_validation(shards, ["web"], 1024)
+    expected_bytes = int(np.load(shards / "validation" / "web.bytes.npy")[: sets["web"].documents].sum())
+    assert sets["web"].bytes == expected_bytes > 0
+    r = evals(out / "pretrain")[8]["web"]
+    assert r["tokens"] == len(sets["web"].tokens) - 1  # every token but the first is predicted once
+    assert r["bpb"] == pytest.approx(r["loss"] * r["tokens"] / math.log(2) / expected_bytes, rel=1e-9)
+
+
+def test_finished_run_is_not_run_again(built, pretrained):
+    out, _ = pretrained
+    result = run_cli(train_args(built, out, "pretrain", "--max-steps", "8"))
+    assert result.exit_code == 0, result.output
+    assert "already finished" in result.output
+    assert len(steps(out / "pretrain")) == 8
+
+
+def test_cooldown_starts_from_pretrain_and_decays_to_zero(built, pretrained):
+    out, _ = pretrained
+    init = out / "pretrain" / "final"
+    result = run_cli(train_args(built, out, "cooldown", "--init-from", str(init), "--max-steps", "5"))
+    assert result.exit_code == 0, result.output
+    pre = json.loads((init / "state.json").read_text())
+    logged = steps(out / "cooldown")
+    assert logged[0]["lr"] == pre["last_lr"]  # starts where the pretrain's schedule ended
+    assert logged[-1]["lr"] == 0.0
+    assert [r["lr"] for r in logged] == pytest.approx([pre["last_lr"] * (1 - i / 4) for i in range(5)])
+    assert [r["samples"][0] for r in logged] == [0, 8, 16, 24, 32]  # data position reset
+    state = json.loads((out / "cooldown" / "final" / "state.json").read_text())
+    assert state["init_from"] == str(init)
+    assert state["init_state"]["step"] == 8 and state["schedule"]["kind"] == "linear_decay"
+    # the cooldown's first evaluation is the pretrained model's: same weights, so the same loss
+    assert evals(out / "cooldown")[0]["web"]["loss"] == pytest.approx(
+        evals(out / "pretrain")[8]["web"]["loss"]
+    )
+
+
+def test_kill_and_resume_gives_bit_identical_losses(built, tmp_path):
+    args = ["--max-steps", "40", "--set", "eval_interval=1000"]
+    reference = tmp_path / "reference"
+    subprocess.run(
+        [*MIXER, *train_args(built, reference, "pretrain", *args)], env=ENV, check=True, capture_output=True
+    )
+
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen(
+        [*MIXER, *train_args(built, killed, "pretrain", *args)],
+        env=ENV,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    metrics = killed / "pretrain" / "metrics.jsonl"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if (
+            metrics.is_file()
+            and sum(1 for line in metrics.read_text().splitlines() if '"step"' in line) >= 13
+        ):
+            break
+        time.sleep(0.002)
+    proc.send_signal(signal.SIGKILL)
+    assert proc.wait() == -signal.SIGKILL
+    assert not (killed / "pretrain" / "final").exists()
+    complete = [p for p in (killed / "pretrain").glob("step-*") if (p / "state.json").is_file()]
+    assert complete and all(not p.name.endswith(".tmp") for p in complete)  # a torn save is never complete
+
+    resumed = subprocess.run(
+        [*MIXER, *train_args(built, killed, "pretrain", *args)], env=ENV, capture_output=True, text=True
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resuming from" in resumed.stdout
+    assert sorted(p.name for p in (killed / "pretrain").iterdir()) == sorted(
+        p.name for p in (reference / "pretrain").iterdir()
+    )  # no checkpoint left behind, torn or not
+    fields = ("loss", "grad_norm", "lr", "digest", "samples")
+    want = [tuple(r[f] for f in fields) for r in steps(reference / "pretrain")]
+    got = [tuple(r[f] for f in fields) for r in steps(killed / "pretrain")]
+    assert got == want  # exact float equality, every step
+    _, a, _ = load_weights(reference / "pretrain" / "final")
+    _, b, _ = load_weights(killed / "pretrain" / "final")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize("parallelism", ["ddp", "fsdp"])
+def test_two_gloo_processes_see_the_same_data_as_one(built, pretrained, tmp_path, parallelism):
+    single, _ = pretrained
+    torchrun = Path(sys.executable).with_name("torchrun")
+    result = subprocess.run(
+        [
+            str(torchrun),
+            "--standalone",
+            "--nproc-per-node",
+            "2",
+            "-m",
+            "mixer.cli",
+            *train_args(
+                built, tmp_path, "pretrain", "--max-steps", "8", "--set", f"parallelism={parallelism}"
+            ),
+        ],
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    one, two = steps(single / "pretrain"), steps(tmp_path / "pretrain")
+    assert [r["digest"] for r in two] == [r["digest"] for r in one]
+    assert [r["samples"] for r in two] == [r["samples"] for r in one]
+    assert [r["loss"] for r in two] == pytest.approx([r["loss"] for r in one], rel=1e-4)
+    state = json.loads((tmp_path / "pretrain" / "final" / "state.json").read_text())
+    assert state["world"] == 2
+    _, a, _ = load_weights(single / "pretrain" / "final")
+    _, b, _ = load_weights(tmp_path / "pretrain" / "final")
+    for k in a:
+        torch.testing.assert_close(b[k], a[k], rtol=1e-3, atol=1e-4)
+
+
+def test_resuming_on_other_shards_is_refused(built, pretrained, tmp_path):
+    recipe, shards = built
+    out, _ = pretrained
+    other = tmp_path / "shards"
+    shutil.copytree(shards, other)
+    changed = tmp_path / "recipe.yaml"
+    changed.write_text(
+        recipe.read_text().replace("{web: 0.5, code: 0.3, notes: 0.2}", "{web: 0.2, code: 0.3, notes: 0.5}")
+    )
+    assert run_cli(["mix", str(changed), "-o", str(other)]).exit_code == 0
+    result = run_cli(
+        [
+            "train",
+            str(changed),
+            "--phase",
+            "pretrain",
+            "--shards",
+            str(other),
+            "--out",
+            str(out),
+            "--max-steps",
+            "8",
+        ]
+    )
+    assert result.exit_code == 2
+    assert "was trained on other shards" in result.output and "new --out" in result.output
+
+
+def test_settings_errors_name_the_key(built, tmp_path):
+    result = run_cli(train_args(built, tmp_path, "pretrain", "--set", "lrr=1"))
+    assert result.exit_code == 2
+    assert "train.lrr: unknown setting; valid settings: model," in result.output
+    result = run_cli(train_args(built, tmp_path, "pretrain", "--set", "global_batch_tokens=500"))
+    assert result.exit_code == 2
+    assert (
+        "train.global_batch_tokens (500) must be a multiple of the phase's seq_len (64); e.g. 448"
+        in result.output
+    )
+    result = run_cli(train_args(built, tmp_path, "nophase"))
+    assert (
+        result.exit_code == 2
+        and "phases.nophase: no such phase; the recipe's phases are pretrain, cooldown" in result.output
+    )
+    config = tmp_path / "train.yaml"
+    config.write_text("model: tiny\nmicro_batch: 0\n")
+    result = run_cli(train_args(built, tmp_path, "pretrain", "--train-config", str(config)))
+    assert result.exit_code == 2
+    assert (
+        f"{config}: 1 problem" in result.output
+        and "micro_batch: Input should be greater than 0" in result.output
+    )
+    result = run_cli(train_args(built, tmp_path, "pretrain", "--max-steps", "100000"))
+    assert result.exit_code == 2 and "exceeds the" in result.output
+
+
+def test_init_from_a_different_model_is_refused(built, pretrained, tmp_path):
+    out, _ = pretrained
+    result = run_cli(
+        train_args(
+            built,
+            tmp_path,
+            "cooldown",
+            "--init-from",
+            str(out / "pretrain" / "final"),
+            "--set",
+            "tie_embeddings=true",
+        )
+    )
+    assert result.exit_code == 2
+    assert "holds a different model" in result.output
+
+
+def test_export_hf_gives_the_same_logits(pretrained, tmp_path):
+    out, _ = pretrained
+    final = out / "pretrain" / "final"
+    result = run_cli(["export-hf", str(final), str(tmp_path / "hf")])
+    assert result.exit_code == 0, result.output
+    config, state_dict, _ = load_weights(final)
+    ours = GPT(config)
+    ours.load_state_dict(state_dict)
+    theirs = transformers.AutoModelForCausalLM.from_pretrained(
+        tmp_path / "hf", dtype=torch.float32, local_files_only=True
+    )
+    tokenizer = transformers.AutoTokenizer.from_pretrained(tmp_path / "hf")
+    ids = torch.tensor([tokenizer.encode("def add(a, b):\n    return a + b\n")])
+    with torch.no_grad():
+        torch.testing.assert_close(theirs(ids).logits, ours(ids)[0], atol=1e-5, rtol=1e-5)
+
+
+def test_recipe_model_names_are_the_presets():
+    from typing import get_args
+
+    from mixer.recipe import MODEL_PRESETS, TrainSettings
+    from mixer.trainer.model import PRESETS
+
+    assert MODEL_PRESETS == tuple(PRESETS)
+    assert get_args(TrainSettings.model_fields["model"].annotation) == MODEL_PRESETS
+
+
+def test_peak_flops_lookup():
+    from mixer.trainer.logs import PEAK_BF16_TFLOPS, peak_flops
+
+    cpu = torch.device("cpu")
+    assert peak_flops(cpu, "bf16", None) is None
+    assert peak_flops(cpu, "fp32", 2.5) == 2.5e12
+    # substring order: the more specific names must come before the names they contain
+    names = [n for n, _ in PEAK_BF16_TFLOPS]
+    for i, name in enumerate(names):
+        assert not any(earlier in name for earlier in names[:i]), name
