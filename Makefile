@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 SAMPLE := data/sample/.complete
 
-.PHONY: install demo test bench sample lint clean browser
+.PHONY: install demo test bench sample lint clean browser train-gpu
 
 install: $(STAMP)
 
@@ -26,6 +26,13 @@ demo: $(STAMP) $(SAMPLE)
 	$(BIN)/mixer build recipes/demo.yaml
 	$(BIN)/mixer inspect shards/demo --n 1 --max-chars 300
 	$(BIN)/mixer report shards/demo
+	$(BIN)/mixer train recipes/demo.yaml --phase pretrain --out runs/demo
+	$(BIN)/mixer train recipes/demo.yaml --phase cooldown --out runs/demo --init-from runs/demo/pretrain/final
+
+# The 470m preset at seq_len 2048 in bf16 for a fixed number of steps on a GPU (tokens/s, MFU, loader share).
+train-gpu: $(STAMP) $(SAMPLE)
+	$(BIN)/mixer build recipes/train-gpu.yaml
+	$(BIN)/python -m bench.train --recipe recipes/train-gpu.yaml --model 470m --steps 150 --warmup 20 --repeats 1 --device cuda
 
 test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
@@ -44,4 +51,4 @@ lint: $(STAMP)
 	$(BIN)/ruff check mixer tests bench
 
 clean:
-	rm -rf shards/demo data/sample bench-out
+	rm -rf shards/demo runs/demo data/sample bench-out

@@ -1,7 +1,8 @@
 """`make bench`: every benchmark, printed as tables (figures are recorded in BENCHMARKS.md)."""
 
-from bench import reblend, tokenize
+from bench import reblend, tokenize, train
 
 if __name__ == "__main__":
     tokenize.main()
     reblend.main()
+    train.main([])
