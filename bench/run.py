@@ -1,8 +1,9 @@
 """`make bench`: every benchmark, printed as tables (figures are recorded in BENCHMARKS.md)."""
 
-from bench import reblend, tokenize, train
+from bench import commits, reblend, tokenize, train
 
 if __name__ == "__main__":
     tokenize.main()
     reblend.main()
+    commits.main()
     train.main([])

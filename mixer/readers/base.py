@@ -20,7 +20,16 @@ from mixer.sources.base import InputFile, describe_record_keys
 
 SKIP_EXAMPLES = 20
 # skips that stand for a whole file (or its unreadable rest), not for one record
-FILE_LEVEL_SKIPS = frozenset({"unreadable_file", "truncated_file", "missing_text_column"})
+FILE_LEVEL_SKIPS = frozenset(
+    {
+        "unreadable_file",
+        "truncated_file",
+        "missing_text_column",
+        "empty_repository",
+        "ref_not_found",
+        "unreadable_repository",
+    }
+)
 
 
 @dataclass

@@ -2,9 +2,13 @@
 
 from mixer.sources.base import SOURCE_TYPES, InputFile, ResolvedInputs, SourceConfig, register_source
 from mixer.sources.files import HFSource, JsonlSource, ParquetSource, TextSource
+from mixer.sources.git_commits import GitCommitsSource
+from mixer.sources.github_prs import GithubPRsSource
 
 __all__ = [
     "SOURCE_TYPES",
+    "GitCommitsSource",
+    "GithubPRsSource",
     "HFSource",
     "InputFile",
     "JsonlSource",
