@@ -1,9 +1,10 @@
 """`make bench`: every benchmark, printed as tables (figures are recorded in BENCHMARKS.md)."""
 
-from bench import commits, reblend, tokenize, train
+from bench import commits, reblend, tokenize, train, verified
 
 if __name__ == "__main__":
     tokenize.main()
     reblend.main()
+    verified.main()
     commits.main()
     train.main([])

@@ -4,6 +4,7 @@ from mixer.sources.base import SOURCE_TYPES, InputFile, ResolvedInputs, SourceCo
 from mixer.sources.files import HFSource, JsonlSource, ParquetSource, TextSource
 from mixer.sources.git_commits import GitCommitsSource
 from mixer.sources.github_prs import GithubPRsSource
+from mixer.sources.verified_python import VerifiedPythonSource
 
 __all__ = [
     "SOURCE_TYPES",
@@ -16,5 +17,6 @@ __all__ = [
     "ResolvedInputs",
     "SourceConfig",
     "TextSource",
+    "VerifiedPythonSource",
     "register_source",
 ]
