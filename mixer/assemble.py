@@ -133,10 +133,18 @@ def assemble_source(
     opened: dict[str, IndexedDataset] = {}
     skipped: dict[str, int] = {}
     examples: dict[str, list[str]] = {}
+    dropped: dict[str, dict[str, int]] = {}
+    redactions: dict[str, int] = {}
     records = documents = tokens = 0
     for i in range(len(files)):
         part, entry = by_file[i]
         records += entry["records"]
+        for step, reasons in entry.get("dropped", {}).items():
+            into = dropped.setdefault(step, {})
+            for reason, n in reasons.items():
+                into[reason] = into.get(reason, 0) + n
+        for kind, n in entry.get("redactions", {}).items():
+            redactions[kind] = redactions.get(kind, 0) + n
         for reason, n in entry["skipped"].items():
             skipped[reason] = skipped.get(reason, 0) + n
             bucket = examples.setdefault(reason, [])
@@ -161,6 +169,8 @@ def assemble_source(
         "tokens": tokens,
         "skipped": dict(sorted(skipped.items())),
         "skip_examples": dict(sorted(examples.items())),
+        "dropped": dropped,
+        "redactions": redactions,
         "shards": roller.shards,
     }
     summary = json.loads(json.dumps(summary, sort_keys=True))  # the key order a rerun reads back

@@ -21,6 +21,7 @@ from mixer import __version__
 from mixer.errors import BuildIncomplete, JobsSubmitted, PlanError
 from mixer.recipe import RecipeBase
 from mixer.sources.base import ResolvedInputs, SourceConfig
+from mixer.steps import check_params, make_step
 
 MANIFEST = "manifest.json"
 OWNER_FILE = "work/recipe.json"
@@ -58,6 +59,11 @@ def plan_build(recipe: RecipeBase, recipe_path: str, output: Path | None = None)
     check_output_owner(output, recipe.name)
     sources, warnings = [], []
     for name, config in recipe.sources.items():
+        problems = [p for spec in config.steps() for p in check_params(spec)]
+        if problems:
+            raise PlanError(f"sources.{name}.filters: " + "; ".join(problems))
+        for spec in config.steps():
+            make_step(spec)  # a step that needs a file or a model says so now, not in a worker
         inputs = config.resolve(name)
         warnings.extend(inputs.warnings)
         sources.append(SourcePlan(name, config, inputs))
@@ -252,18 +258,23 @@ def _phase_summaries(blends: dict[str, dict]) -> dict[str, Any]:
     }
 
 
-def source_fingerprint(sp: SourcePlan, info: Any, dtype: str) -> str:
+def source_fingerprint(sp: SourcePlan, info: Any, dtype: str, keep_rejected: bool = False) -> str:
     """What decides a source's token parts: its recipe block, the input list, the tokenizer and dtype."""
     import hashlib
 
+    config = sp.config.model_dump(mode="json")
+    if not config.get("filters"):
+        config.pop("filters", None)  # sources without quality steps keep the fingerprints they always had
     data = {
-        "config": sp.config.model_dump(mode="json"),
+        "config": config,
         "files": [f.path for f in sp.inputs.files],
         "tokenizer": info.fingerprint,
         "eos_id": info.eos_id,
         "dtype": dtype,
         "format": FORMAT,
     }
+    if keep_rejected:
+        data["keep_rejected"] = True
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -276,7 +287,8 @@ def build_source(
     from mixer.stages.tokenize import ShardPartWriter, committed_parts
     from mixer.tokenizer import Encoder
 
-    fp = source_fingerprint(sp, info, dtype)
+    keep_rejected = plan.recipe.build.keep_rejected and bool(sp.config.filters)
+    fp = source_fingerprint(sp, info, dtype, keep_rejected)
     src_work = plan.output / "work" / "sources" / sp.name
     work = src_work / fp
     for stale in src_work.glob("*") if src_work.is_dir() else []:
@@ -295,6 +307,12 @@ def build_source(
         echo(f"{sp.name}: tokenizing {n_files} files, {human_bytes(sp.inputs.total_bytes)}{resumed}")
         reader = sp.config.reader(sp.name, sp.inputs.files)
         reader.todo = [i for i in range(n_files) if i not in done]
+        steps = []
+        if sp.config.filters:
+            from mixer.stages.quality import QualityStage
+
+            rejected = str(work / "rejected") if keep_rejected else None
+            steps = [QualityStage(sp.config.steps(), reader.ledger, rejected)]
         writer = ShardPartWriter(
             sp.name,
             str(work),
@@ -309,7 +327,7 @@ def build_source(
         run_choice = type(choice)(choice.type, tasks, min(choice.workers, tasks), choice.config)
         started = time.monotonic()
         with _Progress(sp.name, work / "progress", len(reader.todo), echo):
-            finished = run_pipeline([reader, writer], run_choice, work / "datatrove", f"mixer-{sp.name}")
+            finished = run_pipeline([reader, *steps, writer], run_choice, work / "datatrove", f"mixer-{sp.name}")
         if not finished:
             return None
         elapsed = time.monotonic() - started
@@ -324,9 +342,25 @@ def build_source(
         echo(
             f"{sp.name}: tokenized {progress['tokens']:,} tokens in {elapsed:.1f}s ({rate / 1e6:.2f}M tokens/s)"
         )
-    return assemble_source(
+    summary = assemble_source(
         sp.name, work, fp, sp.inputs.files, shard_dir, dtype, plan.recipe.build.max_tokens_per_shard
     )
+    publish_rejected(work / "rejected" if keep_rejected else None, plan.output / "rejected" / sp.name)
+    return summary
+
+
+def publish_rejected(kept: Path | None, folder: Path) -> None:
+    """Move a source's rejected documents to ``<output>/rejected/<source>/`` (or remove stale ones)."""
+    from mixer.atomic import replace_dir
+
+    if kept is None or not kept.is_dir():
+        shutil.rmtree(folder, ignore_errors=True)
+        return
+    tmp = folder.with_name(f".{folder.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(kept, tmp, ignore=shutil.ignore_patterns(".*"))
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    replace_dir(tmp, folder)
 
 
 def _read_progress(folder: Path) -> dict[str, int]:
@@ -386,6 +420,8 @@ def make_manifest(
             "records": r["records"],
             "skipped": r["skipped"],
             "skip_examples": r["skip_examples"],
+            "dropped": r.get("dropped", {}),
+            "redactions": r.get("redactions", {}),
             "documents": r["documents"],
             "tokens": r["tokens"],
             "shards": r["shards"],
@@ -416,5 +452,7 @@ def make_manifest(
             "documents": sum(s["documents"] for s in sources.values()),
             "tokens": sum(s["tokens"] for s in sources.values()),
             "skipped": sum(sum(s["skipped"].values()) for s in sources.values()),
+            "dropped": sum(n for s in sources.values() for r in s["dropped"].values() for n in r.values()),
+            "redactions": sum(sum(s["redactions"].values()) for s in sources.values()),
         },
     }

@@ -134,18 +134,23 @@ def mix(recipe: Path, output: Path | None):
 @click.option(
     "--max-chars", type=click.IntRange(min=1), default=600, show_default=True, help="Cut decoded text."
 )
+@click.option("--rejected", is_flag=True, help="Show documents the quality steps dropped, and why.")
 @user_errors
-def inspect(folder: Path, source: str | None, count: int, doc: int | None, max_chars: int):
+def inspect(folder: Path, source: str | None, count: int, doc: int | None, max_chars: int, rejected: bool):
     """Show what a build produced: per-source documents and tokens, and decoded documents.
 
     \b
     Example:
       mixer inspect shards/demo
       mixer inspect shards/demo --source code --doc 12
+      mixer inspect shards/demo --rejected --n 5
     """
-    from mixer.inspect import inspect_output
+    from mixer.inspect import inspect_output, inspect_rejected
 
-    click.echo(inspect_output(folder, source=source, count=count, doc=doc, max_chars=max_chars))
+    if rejected:
+        click.echo(inspect_rejected(folder, source=source, count=count, max_chars=max_chars))
+    else:
+        click.echo(inspect_output(folder, source=source, count=count, doc=doc, max_chars=max_chars))
 
 
 @main.command()

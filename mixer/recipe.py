@@ -113,6 +113,10 @@ class BuildSettings(StrictModel):
         description="A source shard rolls over before exceeding this many tokens.",
     )
     batch_bytes: int = Field(default=4_000_000, gt=0, description="Text tokenized per batch by each task.")
+    keep_rejected: bool = Field(
+        default=False,
+        description="Write every document a quality step drops, with its reason, to rejected/<source>/.",
+    )
 
 
 MODEL_PRESETS = ("tiny", "125m", "470m", "2.8b")  # mixer.trainer.model.PRESETS (a test keeps them equal)

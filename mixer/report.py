@@ -23,7 +23,8 @@ def format_table(headers: list[str], rows: list[list[Any]], right: set[int] | No
 
 
 def summary_table(manifest: dict[str, Any]) -> str:
-    """Per source: files, records read, skipped (with reasons), documents and tokens written, shards."""
+    """Per source: files, records read, skipped (with reasons), dropped by quality steps, redactions,
+    documents and tokens written, shards."""
     rows = []
     for name, s in manifest["sources"].items():
         skipped = sum(s["skipped"].values())
@@ -34,6 +35,7 @@ def summary_table(manifest: dict[str, Any]) -> str:
                 s["files"],
                 f"{s['records']:,}",
                 f"{skipped:,}",
+                f"{dropped_count(s):,}",
                 f"{s['documents']:,}",
                 f"{s['tokens']:,}",
                 len(s["shards"]),
@@ -47,15 +49,16 @@ def summary_table(manifest: dict[str, Any]) -> str:
             sum(s["files"] for s in manifest["sources"].values()),
             f"{sum(s['records'] for s in manifest['sources'].values()):,}",
             f"{t['skipped']:,}",
+            f"{sum(dropped_count(s) for s in manifest['sources'].values()):,}",
             f"{t['documents']:,}",
             f"{t['tokens']:,}",
             sum(len(s["shards"]) for s in manifest["sources"].values()),
         ]
     )
     table = format_table(
-        ["source", "type", "files", "records", "skipped", "documents", "tokens", "shards"],
+        ["source", "type", "files", "records", "skipped", "dropped", "documents", "tokens", "shards"],
         rows,
-        right={2, 3, 4, 5, 6, 7},
+        right={2, 3, 4, 5, 6, 7, 8},
     )
     notes = []
     for name, s in manifest["sources"].items():
@@ -64,7 +67,24 @@ def summary_table(manifest: dict[str, Any]) -> str:
             notes.append(f"  {name}: {n:,} skipped as {reason} (e.g. {example})")
     if notes:
         table += "\n\nskipped records (all locations: manifest.json, work/):\n" + "\n".join(notes)
+    quality = []
+    for name, s in manifest["sources"].items():
+        for step, reasons in s.get("dropped", {}).items():
+            listed = ", ".join(
+                f"{reason} {n:,}" for reason, n in sorted(reasons.items(), key=lambda x: -x[1])
+            )
+            quality.append(f"  {name}: {step} dropped {sum(reasons.values()):,} ({listed})")
+        if s.get("redactions"):
+            listed = ", ".join(f"{kind} {n:,}" for kind, n in sorted(s["redactions"].items()))
+            quality.append(f"  {name}: redacted {listed}")
+    if quality:
+        table += "\n\nquality steps (documents dropped per step and reason; redactions per kind):\n"
+        table += "\n".join(quality)
     return table
+
+
+def dropped_count(source: dict[str, Any]) -> int:
+    return sum(n for reasons in source.get("dropped", {}).values() for n in reasons.values())
 
 
 def phase_table(manifest: dict[str, Any]) -> str:

@@ -44,7 +44,7 @@ def test_unknown_key_names_path_line_and_valid_keys(tmp_path):
     text = BASE + "    txt_key: body\n"
     assert problems(tmp_path, text) == [
         "sources.web.txt_key (line 7): unknown key 'txt_key'; remove it or check its spelling "
-        "(valid keys for type jsonl: type, paths, text_key, id_key)"
+        "(valid keys for type jsonl: type, filters, paths, text_key, id_key)"
     ]
 
 
@@ -64,7 +64,7 @@ def test_errors_name_list_positions(tmp_path):
 
 def test_unknown_source_kind_lists_the_valid_ones(tmp_path):
     assert problems(tmp_path, BASE.replace("type: jsonl", "type: csv")) == [
-        "sources.web.type: unknown kind 'csv'; valid kinds: git_commits, github_prs, hf, jsonl, parquet, text"
+        "sources.web.type: unknown kind 'csv'; valid kinds: git_commits, github_prs, hf, jsonl, parquet, text, verified_python"
     ]
 
 

@@ -51,12 +51,18 @@ class FileReport:
     documents: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
     skip_examples: dict[str, list[str]] = field(default_factory=dict)
+    dropped: dict[str, dict[str, int]] = field(default_factory=dict)  # quality step -> reason -> documents
+    redactions: dict[str, int] = field(default_factory=dict)  # kind -> count
 
     def skip(self, reason: str, where: str) -> None:
         self.skipped[reason] = self.skipped.get(reason, 0) + 1
         examples = self.skip_examples.setdefault(reason, [])
         if len(examples) < SKIP_EXAMPLES:
             examples.append(where)
+
+    def drop(self, step: str, reason: str) -> None:
+        reasons = self.dropped.setdefault(step, {})
+        reasons[reason] = reasons.get(reason, 0) + 1
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -66,6 +72,8 @@ class FileReport:
             "documents": self.documents,
             "skipped": dict(sorted(self.skipped.items())),
             "skip_examples": dict(sorted(self.skip_examples.items())),
+            "dropped": {k: dict(sorted(v.items())) for k, v in sorted(self.dropped.items())},
+            "redactions": dict(sorted(self.redactions.items())),
         }
 
 
@@ -77,6 +85,7 @@ class FileLedger:
 
     def __init__(self) -> None:
         self.finished: list[FileReport] = []  # read completely in this run, in order
+        self.current: FileReport | None = None  # the file being read: quality steps count their drops here
 
     def reset(self) -> None:
         self.finished = []
@@ -131,6 +140,7 @@ class MixerReader(BaseReader):
         for index in self.todo[rank::world_size]:
             path = self.files[index]
             report = FileReport(index=index, path=path)
+            ledger.current = report
             self.stat_update("input_files")
             for line, record in self.records(path):
                 if not isinstance(record, Skip) or record.reason not in FILE_LEVEL_SKIPS:

@@ -13,7 +13,9 @@ import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from mixer.steps import STEPS, StepSpec, parse_step
 
 if TYPE_CHECKING:
     from datatrove.pipeline.base import PipelineStep
@@ -50,6 +52,25 @@ class SourceConfig(StrictModel):
 
     kind: ClassVar[str] = ""
     type: str = Field(description="Source kind.")
+    filters: list[str | dict[str, dict[str, Any] | None]] = Field(
+        default_factory=list,
+        description="Quality steps in order: a name, or {name: {parameter: value}}. "
+        "Names: " + ", ".join(STEPS) + " (see docs/quality.md).",
+    )
+
+    @field_validator("filters", mode="after")
+    @classmethod
+    def _known_steps(cls, filters: list[Any]) -> list[Any]:
+        for i, item in enumerate(filters):
+            try:
+                parse_step(item)
+            except ValueError as e:
+                raise ValueError(f"filters[{i}]: {e}") from None
+        return filters
+
+    def steps(self) -> list[StepSpec]:
+        """The quality steps, parsed (their parameters are checked when the build plans)."""
+        return [parse_step(item) for item in self.filters]
 
     def resolve(self, name: str) -> ResolvedInputs:
         """The ordered, de-duplicated inputs; raise :class:`~mixer.errors.PlanError` when there are none."""

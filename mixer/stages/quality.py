@@ -1,0 +1,120 @@
+"""The quality stage: a source's ``filters:`` steps, in order, with every drop and redaction counted.
+
+Each step is a datatrove step used as its authors intend: a filter's ``filter(doc)`` decides keep or drop
+(with its reason), any other step (a formatter such as the PII redactor) runs over the document through
+its ``run``. The stage sits between the reader and the shard writer, so it sees a file's documents while
+that file is being read and counts into the file's report (``FileLedger.current``): the counts travel in
+the part sidecars with the file, and a file redone after an interruption is counted once.
+
+With ``keep_rejected``, dropped documents go to ``rejected/<file index>.jsonl.gz`` under the source's work
+folder, one file per input file (written whole, then renamed, so a redone file replaces its own), each
+line ``{"id", "text", "step", "reason", "origin"}``; the build moves them to ``<output>/rejected/<source>/``.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from datatrove.data import Document, DocumentsPipeline
+from datatrove.pipeline.base import PipelineStep
+from datatrove.pipeline.filters.base_filter import BaseFilter
+
+from mixer.readers.base import FileLedger
+from mixer.steps import StepSpec, make_step
+
+
+class QualityStage(PipelineStep):
+    name = "mixer quality steps"
+    type = "🔻 - FILTER"
+
+    def __init__(self, specs: list[StepSpec], ledger: FileLedger, rejected_dir: str | None = None):
+        super().__init__()
+        self.specs = specs
+        self.ledger = ledger
+        self.rejected_dir = rejected_dir
+        self._steps: list[tuple[str, Any]] | None = None
+
+    def steps(self) -> list[tuple[str, Any]]:
+        if self._steps is None:  # built in the worker: some hold models or compiled patterns
+            self._steps = [(spec.name, make_step(spec)) for spec in self.specs]
+        return self._steps
+
+    def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        rejected = _RejectedWriter(Path(self.rejected_dir)) if self.rejected_dir else None
+        steps = self.steps()
+        try:
+            for doc in data:
+                report = self.ledger.current
+                if rejected is not None:
+                    rejected.at_file(doc.metadata["file_index"])
+                kept = self._apply(doc, steps, report, rejected)
+                if kept is not None:
+                    yield kept
+        finally:
+            if rejected is not None:
+                rejected.close()
+
+    def _apply(self, doc: Document, steps, report, rejected) -> Document | None:
+        for name, step in steps:
+            if isinstance(step, BaseFilter):
+                with step.track_time():
+                    result = step.filter(doc)
+                keep, reason = (result, None) if isinstance(result, bool) else result
+                if not keep:
+                    self._drop(doc, name, reason or name, report, rejected)
+                    return None
+            else:
+                out = list(step.run(iter([doc])))
+                if not out:
+                    self._drop(doc, name, "removed", report, rejected)
+                    return None
+                doc = out[0]
+        redactions = doc.metadata.pop("redactions", None)
+        if redactions and report is not None:
+            for kind, n in redactions.items():
+                report.redactions[kind] = report.redactions.get(kind, 0) + n
+        if not doc.text.strip():
+            self._drop(doc, "quality", "empty_after_steps", report, rejected)
+            return None
+        return doc
+
+    def _drop(self, doc: Document, step: str, reason: str, report, rejected) -> None:
+        self.stat_update(f"dropped_{step}_{reason}")
+        if report is not None:
+            report.drop(step, reason)
+        if rejected is not None:
+            rejected.write(doc, step, reason)
+
+
+class _RejectedWriter:
+    """Rejected documents of one input file at a time, each file written whole and renamed into place."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.index: int | None = None
+        self._file = None
+        self._tmp: Path | None = None
+
+    def at_file(self, index: int) -> None:
+        if index != self.index:
+            self.close()
+            self.index = index
+
+    def write(self, doc: Document, step: str, reason: str) -> None:
+        if self._file is None:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self._tmp = self.folder / f".{self.index:08d}.tmp-{os.getpid()}"
+            self._file = gzip.open(self._tmp, "wt", encoding="utf-8", compresslevel=3)
+        origin = doc.metadata.get("origin")
+        record = {"id": doc.id, "step": step, "reason": reason, "origin": origin, "text": doc.text}
+        self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            os.replace(self._tmp, self.folder / f"{self.index:08d}.jsonl.gz")
+            self._file = None
