@@ -36,7 +36,7 @@ def sample_texts(sources: list[tuple[str, SourceConfig, list[InputFile]]], max_b
         taken_source = 0
         for index, f in enumerate(files):
             taken_file = 0
-            for line, record in reader.records(f.path):
+            for line, record in reader.sample_records(f.path):
                 if isinstance(record, Skip):
                     continue
                 doc = reader.document(record, f.path, index, line)

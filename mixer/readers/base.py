@@ -113,6 +113,13 @@ class MixerReader(BaseReader):
         """Yield ``(line or row number, record)``; a :class:`Skip` in place of a record counts a skip."""
         raise NotImplementedError
 
+    def sample_records(self, path: str) -> Iterator[tuple[int, Any]]:
+        """Records for sampling text (tokenizer training, backend probes); by default :meth:`records`.
+
+        A kind whose records are expensive to produce (verified by running code) skips that work here.
+        """
+        return self.records(path)
+
     def document(self, record: Any, path: str, index: int, line: int) -> Document | Skip:
         """The document for one record, or the reason it cannot be one."""
         if not isinstance(record, dict):

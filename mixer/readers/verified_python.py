@@ -117,6 +117,11 @@ class VerifiedPythonReader(JsonlSourceReader):
             while window:
                 yield _resolve(*window.popleft())
 
+    def sample_records(self, path: str) -> Iterator[tuple[int, Any]]:
+        """Problems as they are, unverified: a text sample for the tokenizer need not run anything."""
+        for line, record in super().records(path):
+            yield line, record if isinstance(record, Skip) else self.problem(record, line)
+
     def document(self, record: Any, path: str, index: int, line: int) -> Document | Skip:
         problem: Problem = record
         candidate = problem.candidate
