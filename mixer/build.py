@@ -173,10 +173,11 @@ def _run_build(plan: BuildPlan, options: BuildOptions) -> dict[str, Any]:
             name = stale.name.split(".")[0]
             if stale.is_dir() and not stale.name.startswith(".") and name not in recipe.sources:  # type: ignore[attr-defined]
                 shutil.rmtree(stale)  # a source the recipe no longer has
+    dedup = run_dedup(plan, choice, echo) if recipe.dedup is not None else None
     results: dict[str, dict[str, Any]] = {}
     pending = []
     for sp in plan.sources:
-        result = build_source(plan, sp, info, dtype.name, choice, echo)
+        result = build_source(plan, sp, info, dtype.name, choice, echo, dedup)
         if result is None:
             pending.append(sp.name)
         else:
@@ -258,8 +259,16 @@ def _phase_summaries(blends: dict[str, dict]) -> dict[str, Any]:
     }
 
 
-def source_fingerprint(sp: SourcePlan, info: Any, dtype: str, keep_rejected: bool = False) -> str:
-    """What decides a source's token parts: its recipe block, the input list, the tokenizer and dtype."""
+def source_fingerprint(
+    sp: SourcePlan,
+    info: Any,
+    dtype: str,
+    keep_rejected: bool = False,
+    seed: int | None = None,
+    dedup: str | None = None,
+) -> str:
+    """What decides a source's token parts: its recipe block, the input list, the tokenizer and dtype
+    (and the recipe's seed, for a source whose documents depend on it)."""
     import hashlib
 
     config = sp.config.model_dump(mode="json")
@@ -275,11 +284,125 @@ def source_fingerprint(sp: SourcePlan, info: Any, dtype: str, keep_rejected: boo
     }
     if keep_rejected:
         data["keep_rejected"] = True
+    if seed is not None:
+        data["seed"] = seed
+    if dedup is not None:
+        data["dedup"] = dedup  # every source's output depends on what the others hold
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 
+@dataclass
+class DedupResult:
+    """Where the cross-source deduplication put its decisions, and the global file ids it used."""
+
+    folder: Path
+    key: str
+    sources: list[str]
+    offsets: list[int]
+    summary: dict[str, Any]
+
+    def removals(self, source: str) -> Any:
+        from mixer.stages.dedup import DedupRemovals
+
+        offset = self.offsets[self.sources.index(source)]
+        return DedupRemovals(str(self.folder), offset, self.sources, self.offsets)
+
+
+def dedup_key(plan: BuildPlan) -> str:
+    """What decides the deduplication: every source's block and inputs, the dedup settings, the seed."""
+    import hashlib
+
+    data = {
+        "dedup": plan.recipe.dedup.model_dump(mode="json") if plan.recipe.dedup else None,
+        "sources": {
+            sp.name: [sp.config.model_dump(mode="json"), [f.path for f in sp.inputs.files]]
+            for sp in plan.sources
+        },
+        "seed": plan.recipe.seed,
+        "format": FORMAT,
+    }
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def run_dedup(plan: BuildPlan, choice: Any, echo: Echo) -> DedupResult:
+    """Signatures of every source, candidate pairs, clusters (see :mod:`mixer.stages.dedup`); resumable."""
+    from mixer.engine import run_pipeline
+    from mixer.stages.dedup import DedupSignature, FileIds, candidate_pairs_step, cluster
+    from mixer.stages.quality import QualityStage
+
+    cfg = plan.recipe.dedup
+    assert cfg is not None
+    key = dedup_key(plan)
+    root = plan.output / "work" / "dedup"
+    for stale in root.glob("*") if root.is_dir() else []:
+        if stale.name != key:
+            shutil.rmtree(stale, ignore_errors=True)
+    folder = root / key
+    sources = [sp.name for sp in plan.sources]
+    offsets = [0]
+    for sp in plan.sources[:-1]:
+        offsets.append(offsets[-1] + len(sp.inputs.files))
+    priority = list(cfg.priority) + [n for n in sources if n not in cfg.priority]
+    if (folder / "done").is_file():
+        summary = json.loads((folder / "dedup.json").read_text())
+        echo(f"dedup: up to date ({_removed_total(summary):,} duplicates)")
+        return DedupResult(folder, key, sources, offsets, summary)
+
+    started = time.monotonic()
+    pending = []
+    for sp, offset in zip(plan.sources, offsets, strict=True):
+        reader = sp.config.reader(sp.name, sp.inputs.files)
+        if sp.config.uses_seed():
+            reader.seed = plan.recipe.seed
+        steps = [QualityStage(sp.config.steps(), reader.ledger)] if sp.config.filters else []
+        tasks = len(sp.inputs.files)  # one task per input file: its signatures are named by its global id
+        one_per_file = type(choice)(choice.type, tasks, min(choice.workers, tasks), choice.config)
+        echo(f"dedup: signatures of {sp.name} ({tasks} files)")
+        finished = run_pipeline(
+            [reader, *steps, DedupSignature(str(folder), offset, cfg)],
+            one_per_file,
+            folder / "logs" / sp.name,
+            f"mixer-dedup-{sp.name}",
+            skip_completed=True,
+        )
+        if not finished:
+            pending.append(sp.name)
+    if pending:
+        raise JobsSubmitted(
+            f"submitted dedup signatures of {', '.join(pending)} to {choice.type}; when those jobs finish, "
+            "run the same `mixer build` again"
+        )
+    if cfg.near is not None:
+        shutil.rmtree(folder / "pairs", ignore_errors=True)
+        bands = type(choice)(choice.type, cfg.near.bands, min(choice.workers, cfg.near.bands), choice.config)
+        if not run_pipeline(
+            [candidate_pairs_step(folder, cfg)], bands, folder / "logs" / "pairs", "mixer-dedup-pairs"
+        ):
+            raise JobsSubmitted(
+                f"submitted dedup candidate pairs to {choice.type}; when the job finishes, run the same "
+                "`mixer build` again"
+            )
+    ids = FileIds(sources, offsets, [len(sp.inputs.files) for sp in plan.sources])
+    summary = cluster(folder, ids, cfg, priority)
+    echo(
+        f"dedup: {_removed_total(summary):,} of {summary['documents']:,} documents are duplicates "
+        f"({time.monotonic() - started:.1f}s)"
+    )
+    return DedupResult(folder, key, sources, offsets, summary)
+
+
+def _removed_total(summary: dict[str, Any]) -> int:
+    return sum(n for counts in summary["removed"].values() for n in counts.values())
+
+
 def build_source(
-    plan: BuildPlan, sp: SourcePlan, info: Any, dtype: str, choice: Any, echo: Echo
+    plan: BuildPlan,
+    sp: SourcePlan,
+    info: Any,
+    dtype: str,
+    choice: Any,
+    echo: Echo,
+    dedup: DedupResult | None = None,
 ) -> dict | None:
     """Tokenize one source (resuming) and assemble its shards; None when its jobs were only submitted."""
     from mixer.assemble import assemble_source, read_assembled
@@ -287,8 +410,9 @@ def build_source(
     from mixer.stages.tokenize import ShardPartWriter, committed_parts
     from mixer.tokenizer import Encoder
 
-    keep_rejected = plan.recipe.build.keep_rejected and bool(sp.config.filters)
-    fp = source_fingerprint(sp, info, dtype, keep_rejected)
+    keep_rejected = plan.recipe.build.keep_rejected and bool(sp.config.filters or dedup)
+    seed = plan.recipe.seed if sp.config.uses_seed() else None
+    fp = source_fingerprint(sp, info, dtype, keep_rejected, seed, dedup.key if dedup else None)
     src_work = plan.output / "work" / "sources" / sp.name
     work = src_work / fp
     for stale in src_work.glob("*") if src_work.is_dir() else []:
@@ -307,12 +431,15 @@ def build_source(
         echo(f"{sp.name}: tokenizing {n_files} files, {human_bytes(sp.inputs.total_bytes)}{resumed}")
         reader = sp.config.reader(sp.name, sp.inputs.files)
         reader.todo = [i for i in range(n_files) if i not in done]
+        if seed is not None:
+            reader.seed = seed
         steps = []
-        if sp.config.filters:
+        if sp.config.filters or dedup is not None:
             from mixer.stages.quality import QualityStage
 
             rejected = str(work / "rejected") if keep_rejected else None
-            steps = [QualityStage(sp.config.steps(), reader.ledger, rejected)]
+            removals = dedup.removals(sp.name) if dedup is not None else None
+            steps = [QualityStage(sp.config.steps(), reader.ledger, rejected, removals)]
         writer = ShardPartWriter(
             sp.name,
             str(work),
@@ -327,7 +454,9 @@ def build_source(
         run_choice = type(choice)(choice.type, tasks, min(choice.workers, tasks), choice.config)
         started = time.monotonic()
         with _Progress(sp.name, work / "progress", len(reader.todo), echo):
-            finished = run_pipeline([reader, *steps, writer], run_choice, work / "datatrove", f"mixer-{sp.name}")
+            finished = run_pipeline(
+                [reader, *steps, writer], run_choice, work / "datatrove", f"mixer-{sp.name}"
+            )
         if not finished:
             return None
         elapsed = time.monotonic() - started

@@ -287,7 +287,7 @@ def train(
     Running the same command again resumes from the newest checkpoint in <out>/<phase>/.
 
     \b
-    Examples:
+    Example:
       mixer train recipes/demo.yaml --phase pretrain --model tiny
       mixer train recipes/demo.yaml --phase cooldown --init-from runs/demo/pretrain/final
       torchrun --nproc-per-node 8 $(which mixer) train recipe.yaml --phase pretrain --model 470m
@@ -329,10 +329,12 @@ def train(
 def export_hf(checkpoint: Path, out: Path, dtype: str):
     """Write CHECKPOINT (e.g. runs/demo/cooldown/final) as a Hugging Face Llama model in OUT.
 
-    It loads with transformers' AutoModelForCausalLM and evaluates with lm-evaluation-harness:
+    It loads with transformers' AutoModelForCausalLM and evaluates with lm-evaluation-harness.
 
     \b
-      lm_eval --model hf --model_args pretrained=OUT --tasks hellaswag
+    Example:
+      mixer export-hf runs/demo/cooldown/final hf/demo
+      lm_eval --model hf --model_args pretrained=hf/demo --tasks hellaswag
     """
     import torch
 

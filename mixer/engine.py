@@ -79,8 +79,14 @@ def quiet_datatrove_console() -> None:
     executor_base.close_task_logger = close_task_logger
 
 
-def run_pipeline(pipeline: list, choice: ExecutorChoice, logging_dir: Path, job_name: str) -> bool:
-    """Run ``pipeline`` over ``choice.tasks`` tasks; return True when it finished here (False: submitted)."""
+def run_pipeline(
+    pipeline: list, choice: ExecutorChoice, logging_dir: Path, job_name: str, skip_completed: bool = False
+) -> bool:
+    """Run ``pipeline`` over ``choice.tasks`` tasks; return True when it finished here (False: submitted).
+
+    ``skip_completed``: datatrove skips tasks it finished before (for pipelines whose unit of resume is the
+    task; the tokenize pipeline resumes per input file, finer than that, and leaves it off).
+    """
     quiet_datatrove_console()
     if choice.type == "local":
         from datatrove.executor import LocalPipelineExecutor
@@ -90,7 +96,7 @@ def run_pipeline(pipeline: list, choice: ExecutorChoice, logging_dir: Path, job_
             tasks=choice.tasks,
             workers=choice.workers,
             logging_dir=str(logging_dir),
-            skip_completed=False,  # mixer resumes per input file, which is finer than per task
+            skip_completed=skip_completed,
         )
         executor.run()
         return True
@@ -110,7 +116,7 @@ def run_pipeline(pipeline: list, choice: ExecutorChoice, logging_dir: Path, job_
             tasks=choice.tasks,
             workers=choice.workers,
             logging_dir=str(logging_dir),
-            skip_completed=False,
+            skip_completed=skip_completed,
             cpus_per_task=settings.cpus_per_task if settings else 1,
         )
         executor.run()
@@ -132,7 +138,7 @@ def run_pipeline(pipeline: list, choice: ExecutorChoice, logging_dir: Path, job_
         env_command=slurm.env_command,
         job_name=job_name,
         logging_dir=str(logging_dir),
-        skip_completed=False,
+        skip_completed=skip_completed,
     )
     executor.run()
     return False

@@ -258,6 +258,38 @@ class HoldoutConfig(StrictModel):
     min_documents: int = Field(default=1, ge=0, description="At least this many (when the source has more).")
 
 
+class NearDedupConfig(StrictModel):
+    """MinHash LSH: documents sharing all `rows` hashes of any of `bands` bands are candidate duplicates."""
+
+    ngram: int = Field(
+        default=5, ge=1, description="Words per shingle (after datatrove's text normalisation)."
+    )
+    bands: int = Field(default=14, ge=1, description="LSH bands (datatrove's num_buckets).")
+    rows: int = Field(default=8, ge=1, description="MinHash values per band (datatrove's hashes_per_bucket).")
+    threshold: float | None = Field(
+        default=0.8,
+        gt=0,
+        le=1,
+        description="Keep a candidate pair only if its estimated Jaccard similarity (the share of equal MinHash "
+        "values over all bands x rows) reaches this; null keeps every LSH candidate.",
+    )
+    seed: int = Field(default=1, ge=0, description="Seed of the MinHash permutations.")
+
+
+class DedupConfig(StrictModel):
+    """Deduplication across all sources: exact (normalised text), then near duplicates (MinHash)."""
+
+    exact: bool = Field(default=True, description="Remove documents whose normalised text is identical.")
+    near: NearDedupConfig | None = Field(
+        default_factory=NearDedupConfig, description="Near-duplicate removal; null turns it off."
+    )
+    priority: list[str] = Field(
+        default_factory=list,
+        description="Sources in the order that keeps a shared document (first wins); unlisted sources follow "
+        "in recipe order.",
+    )
+
+
 class RecipeBase(StrictModel):
     name: str = Field(pattern=NAME_PATTERN, description="Recipe name; output goes to shards/<name>.")
     description: str = ""
@@ -269,11 +301,20 @@ class RecipeBase(StrictModel):
     phases: dict[str, PhaseConfig] = Field(
         default_factory=dict, description="Training phases in order (e.g. pretrain, cooldown)."
     )
+    dedup: DedupConfig | None = Field(
+        default=None, description="Deduplication across sources (off when absent)."
+    )
 
     @model_validator(mode="after")
     def _phase_sources(self) -> RecipeBase:
         import re
 
+        if self.dedup is not None:
+            for name in self.dedup.priority:
+                if name not in self.sources:  # type: ignore[attr-defined]
+                    raise ValueError(
+                        f"dedup.priority: no source named '{name}'; sources: {', '.join(self.sources)}"  # type: ignore[attr-defined]
+                    )
         for phase, cfg in self.phases.items():
             if not re.match(NAME_PATTERN, phase):
                 raise ValueError(f"phases.{phase}: phase names must be letters, digits, '.', '_' or '-'")

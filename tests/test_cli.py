@@ -32,6 +32,8 @@ def test_the_cli_has_the_expected_commands():
             "mixer schema",
             "mixer tokenizer train",
             "mixer sample-corpus",
+            "mixer train",
+            "mixer export-hf",
         ]
     )
 

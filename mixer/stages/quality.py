@@ -8,7 +8,7 @@ the part sidecars with the file, and a file redone after an interruption is coun
 
 With ``keep_rejected``, dropped documents go to ``rejected/<file index>.jsonl.gz`` under the source's work
 folder, one file per input file (written whole, then renamed, so a redone file replaces its own), each
-line ``{"id", "text", "step", "reason", "origin"}``; the build moves them to ``<output>/rejected/<source>/``.
+line ``{"id", "text", "step", "reason", "origin"}`` (and ``duplicate_of`` for duplicates); the build moves them to ``<output>/rejected/<source>/``.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.filters.base_filter import BaseFilter
 
 from mixer.readers.base import FileLedger
+from mixer.stages.dedup import DedupRemovals
 from mixer.steps import StepSpec, make_step
 
 
@@ -31,11 +32,18 @@ class QualityStage(PipelineStep):
     name = "mixer quality steps"
     type = "🔻 - FILTER"
 
-    def __init__(self, specs: list[StepSpec], ledger: FileLedger, rejected_dir: str | None = None):
+    def __init__(
+        self,
+        specs: list[StepSpec],
+        ledger: FileLedger,
+        rejected_dir: str | None = None,
+        dedup: DedupRemovals | None = None,
+    ):
         super().__init__()
         self.specs = specs
         self.ledger = ledger
         self.rejected_dir = rejected_dir
+        self.dedup = dedup
         self._steps: list[tuple[str, Any]] | None = None
 
     def steps(self) -> list[tuple[str, Any]]:
@@ -80,14 +88,22 @@ class QualityStage(PipelineStep):
         if not doc.text.strip():
             self._drop(doc, "quality", "empty_after_steps", report, rejected)
             return None
+        if self.dedup is not None:
+            duplicate = self.dedup.check(doc.metadata["file_index"])
+            if duplicate is not None:
+                reason, of = duplicate
+                self._drop(doc, "dedup", reason, report, rejected, duplicate_of=of)
+                return None
         return doc
 
-    def _drop(self, doc: Document, step: str, reason: str, report, rejected) -> None:
+    def _drop(
+        self, doc: Document, step: str, reason: str, report, rejected, duplicate_of: str | None = None
+    ) -> None:
         self.stat_update(f"dropped_{step}_{reason}")
         if report is not None:
             report.drop(step, reason)
         if rejected is not None:
-            rejected.write(doc, step, reason)
+            rejected.write(doc, step, reason, duplicate_of)
 
 
 class _RejectedWriter:
@@ -104,13 +120,15 @@ class _RejectedWriter:
             self.close()
             self.index = index
 
-    def write(self, doc: Document, step: str, reason: str) -> None:
+    def write(self, doc: Document, step: str, reason: str, duplicate_of: str | None = None) -> None:
         if self._file is None:
             self.folder.mkdir(parents=True, exist_ok=True)
             self._tmp = self.folder / f".{self.index:08d}.tmp-{os.getpid()}"
             self._file = gzip.open(self._tmp, "wt", encoding="utf-8", compresslevel=3)
         origin = doc.metadata.get("origin")
         record = {"id": doc.id, "step": step, "reason": reason, "origin": origin, "text": doc.text}
+        if duplicate_of is not None:
+            record["duplicate_of"] = duplicate_of  # "<source>:<id>" of the document that was kept
         self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
 
     def close(self) -> None:
