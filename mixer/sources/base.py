@@ -80,6 +80,12 @@ class SourceConfig(StrictModel):
         """The datatrove reader step over ``files`` (indices into this list are the file indices)."""
         raise NotImplementedError
 
+    def uses_seed(self) -> bool:
+        """Whether this source's documents depend on the recipe's seed (a drawn header, a shuffled order).
+        If so, the build sets the reader's ``seed`` attribute to it and folds it into the source's
+        fingerprint, so a new seed rebuilds this source and only this source."""
+        return False
+
 
 class GlobSource(SourceConfig):
     """A source read from local files matched by glob patterns."""
