@@ -64,7 +64,7 @@ def test_errors_name_list_positions(tmp_path):
 
 def test_unknown_source_kind_lists_the_valid_ones(tmp_path):
     assert problems(tmp_path, BASE.replace("type: jsonl", "type: csv")) == [
-        "sources.web.type: unknown kind 'csv'; valid kinds: git_commits, github_prs, hf, jsonl, parquet, text, verified_python"
+        "sources.web.type: unknown kind 'csv'; valid kinds: code, git_commits, github_prs, hf, jsonl, parquet, text, verified_python"
     ]
 
 
