@@ -51,7 +51,7 @@ def test_unknown_key_names_path_line_and_valid_keys(tmp_path):
 def test_unknown_top_level_key(tmp_path):
     assert problems(tmp_path, BASE + "sauces: {}\n") == [
         "sauces (line 7): unknown key 'sauces'; remove it or check its spelling "
-        "(valid keys: name, description, seed, tokenizer, executor, build, holdout, phases, sources)"
+        "(valid keys: name, description, seed, tokenizer, executor, build, holdout, phases, dedup, sources)"
     ]
 
 
