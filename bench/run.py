@@ -1,10 +1,11 @@
 """`make bench`: every benchmark, printed as tables (figures are recorded in BENCHMARKS.md)."""
 
-from bench import commits, reblend, tokenize, train, verified
+from bench import commits, dedup, reblend, tokenize, train, verified
 
 if __name__ == "__main__":
     tokenize.main()
     reblend.main()
     verified.main()
     commits.main()
+    dedup.main()
     train.main([])

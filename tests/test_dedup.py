@@ -136,3 +136,17 @@ def test_unknown_priority_source_is_a_recipe_error(tmp_path):
     result = CliRunner().invoke(main, ["build", str(recipe), "--dry-run"])
     assert result.exit_code == 2
     assert "dedup.priority (line 6): no source named 'c'; sources: a, b" in result.output
+
+
+def test_normalise_is_datatroves_simplify_text():
+    from datatrove.utils.text import simplify_text
+
+    from mixer.stages.dedup import normalise
+
+    samples = [
+        "Hello, World!  It's 3.14 o'clock\n\tnow.",
+        "Café Ünïcödé naïve — façade",
+        "ＦＵＬＬ width ﬁ ligature, 1,000 items",
+        " ".join(DOCS_A[1]["text"].split()[:50]),
+    ]
+    assert [normalise(t) for t in samples] == [simplify_text(t) for t in samples]

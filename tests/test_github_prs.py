@@ -6,7 +6,6 @@ import copy
 import json
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 from conftest import write_jsonl
 from test_git_commits import git, write
@@ -339,11 +338,12 @@ def test_prs_derived_from_git_history(tmp_path):
 
 def test_prs_derived_from_this_projects_history():
     root = Path(__file__).resolve().parent.parent
-    if not (root / ".git").exists():
-        pytest.skip("not a git checkout")
+    assert (root / ".git").exists(), "the tests run from a git checkout of this project"
     records = list(prs_from_git(root, name="mixer"))
     assert records and all(p["metadata"]["synthetic"] == "derived from git history of mixer" for p in records)
-    lenient = renderer(min_title_chars=1, max_body_chars=10**6, max_files=10**6, max_bytes=10**9)
+    lenient = renderer(
+        min_title_chars=1, max_title_chars=10**6, max_body_chars=10**6, max_files=10**6, max_bytes=10**9
+    )
     assert all(not isinstance(lenient.render(p), Drop) for p in records)
 
 

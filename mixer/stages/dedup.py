@@ -23,6 +23,7 @@ counting them per file as ``dedup`` drops with the reason ``exact_of_<source>`` 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -32,11 +33,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from datatrove.data import DocumentsPipeline
+from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.dedup.minhash import MinhashConfig, MinhashDedupBuckets, MinhashDedupSignature
 from datatrove.utils.hashing import HashConfig
-from datatrove.utils.text import simplify_text
+from datatrove.utils.text import TextNormConfig, ngrams, simplify_text
 
 from mixer.atomic import write_json_atomic
 from mixer.filters.text import FastEnglishSplitter
@@ -59,9 +60,29 @@ def minhash_config(cfg: DedupConfig) -> MinhashConfig:
     )
 
 
-def exact_hash(text: str) -> int:
-    """64 bits of sha1 over datatrove's normalised text (lower case, no punctuation, numbers folded...)."""
-    return int.from_bytes(hashlib.sha1(simplify_text(text).encode("utf-8")).digest()[:8], "little")
+# For ASCII text the diacritics step (NFD, then drop combining marks) changes nothing and costs the most.
+_ASCII_NORM = dataclasses.replace(TextNormConfig(), norm_unicode_diacritics=False)
+
+
+def normalise(text: str) -> str:
+    """datatrove's ``simplify_text`` with its default settings (lower case, numbers folded, punctuation and
+    repeated whitespace removed, diacritics dropped), skipping the diacritics pass for ASCII text."""
+    return simplify_text(text, _ASCII_NORM if text.isascii() else TextNormConfig())
+
+
+def exact_hash(normalised: str) -> int:
+    """64 bits of sha1 over normalised text."""
+    return int.from_bytes(hashlib.sha1(normalised.encode("utf-8")).digest()[:8], "little")
+
+
+class _NormalisedSignature(MinhashDedupSignature):
+    """datatrove's MinHash signatures over text the caller normalised already (once, for both hashes)."""
+
+    def get_shingles(self, text: str) -> np.ndarray:
+        words = self.word_tokenizer.word_tokenize(text)
+        return np.fromiter(
+            [self._hash_func(" ".join(x)) for x in ngrams(words, self.config.n_grams)], dtype=np.uint64
+        ).reshape((-1, 1))
 
 
 class DedupSignature(PipelineStep):
@@ -85,12 +106,14 @@ class DedupSignature(PipelineStep):
         def tap() -> DocumentsPipeline:
             for doc in data:
                 ids.append(doc.id)
+                with self.track_time():
+                    text = normalise(doc.text)
                 if self.cfg.exact:
-                    hashes.append(exact_hash(doc.text))
-                yield doc
+                    hashes.append(exact_hash(text))
+                yield Document(text=text, id=doc.id)
 
         if self.cfg.near is not None:
-            minhash = MinhashDedupSignature(
+            minhash = _NormalisedSignature(
                 str(folder / "minhash"), minhash_config(self.cfg), language=FastEnglishSplitter()
             )
             with self.track_time():
