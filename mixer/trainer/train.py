@@ -163,7 +163,7 @@ def _train(req: TrainRequest, d: Dist, say: Echo) -> dict[str, Any]:
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
     raw = _build_model(p.model_config, d.device)
-    model = _parallelize(raw, s.parallelism, d)
+    model = _parallelize(raw, s.parallelism, p.precision, d)
     optimizer = _optimizer(model, s, d.device)
 
     step, consumed, init_state = 0, 0, None
@@ -405,15 +405,22 @@ def _build_model(config: ModelConfig, device: torch.device) -> GPT:
     return model
 
 
-def _parallelize(model: GPT, parallelism: str, d: Dist) -> nn.Module:
+def _parallelize(model: GPT, parallelism: str, precision: str, d: Dist) -> nn.Module:
     if d.world == 1:
         return model
     if parallelism == "fsdp":
-        from torch.distributed.fsdp import fully_shard
+        from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
 
+        # bf16: gather parameters and compute in bf16, reduce gradients in fp32 (the sharded master weights
+        # and optimizer state stay fp32)
+        policy = (
+            MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32)
+            if precision == "bf16"
+            else MixedPrecisionPolicy()
+        )
         for block in model.blocks:
-            fully_shard(block)
-        return fully_shard(model)
+            fully_shard(block, mp_policy=policy)
+        return fully_shard(model, mp_policy=policy)
     device_ids = [d.device.index] if d.device.type == "cuda" else None
     return nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
 

@@ -351,3 +351,23 @@ def test_peak_flops_lookup():
     names = [n for n, _ in PEAK_BF16_TFLOPS]
     for i, name in enumerate(names):
         assert not any(earlier in name for earlier in names[:i]), name
+
+
+def test_training_runs_without_the_build_stack(built, tmp_path):
+    recipe, shards = built
+    blocked = ["datatrove", "tokenizers", "tiktoken", "datasets", "pyarrow", "numba", "zstandard", "orjson"]
+    code = f"""
+import sys
+for name in {blocked!r}:
+    sys.modules[name] = None  # any import of these now fails
+from pathlib import Path
+from mixer.recipe import load_recipe
+from mixer.trainer.settings import resolve_settings
+from mixer.trainer.train import TrainRequest, train
+recipe = load_recipe({str(recipe)!r})
+settings = resolve_settings(recipe, "pretrain", overrides={{"max_steps": 2}})
+train(TrainRequest(Path({str(shards)!r}), "pretrain", Path({str(tmp_path)!r}), settings, recipe.name, recipe.seed))
+"""
+    result = subprocess.run([sys.executable, "-c", code], env=ENV, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert json.loads((tmp_path / "pretrain" / "final" / "state.json").read_text())["step"] == 2
