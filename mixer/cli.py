@@ -243,6 +243,35 @@ def tokenizer_train(recipe: Path, vocab_size: int | None, sample_bytes: int | No
 
 
 @main.command()
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--quick", is_flag=True, help="Index structure only: no sha256 and no pass over the token data."
+)
+@user_errors
+def verify(folder: Path, quick: bool):
+    """Check a build output against its sidecars and manifest; exit 1 naming the first broken file.
+
+    Checks every shard (sha256, sizes, index pointers, token ids within the vocabulary), the validation
+    sets, the manifest's totals and every phase blend (indices in range, samples per source as recorded).
+
+    \b
+    Example:
+      mixer verify shards/demo
+    """
+    from mixer.integrity import VerifyError, verify_output
+
+    try:
+        counts = verify_output(folder, quick=quick, echo=click.echo)
+    except VerifyError as e:
+        click.echo(f"BROKEN {e}", err=True)
+        sys.exit(1)
+    click.echo(
+        f"verified {folder}: {counts['shards']} shards ({counts['tokens']:,} tokens), "
+        f"{counts['validation sets']} validation sets, {counts['phases']} phases"
+    )
+
+
+@main.command()
 @recipe_argument
 @click.option("--phase", "-p", required=True, help="The recipe phase to train on (e.g. pretrain, cooldown).")
 @click.option("--model", help="Model preset (overrides train.model): tiny, 125m, 470m, 2.8b.")
@@ -375,10 +404,12 @@ def sample_corpus(folder: Path, min_bytes: int):
         raise MixerError(str(e)) from None
     for part in summary.parts.values():
         click.echo(
-            f"{part.name:8s} {part.format:10s} {len(part.files):4d} files {part.documents:7,d} documents "
+            f"{part.name:8s} {part.format:10s} {len(part.files):4d} files {part.documents:7,d} {part.unit:13s} "
             f"{part.text_bytes / 1e6:7.1f} MB"
         )
     click.echo(f"total {summary.total_bytes / 1e6:.1f} MB in {folder}")
+    for note in summary.notes:
+        click.echo(f"note: {note}", err=True)
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ def test_the_cli_has_the_expected_commands():
             "mixer sample-corpus",
             "mixer train",
             "mixer export-hf",
+            "mixer verify",
         ]
     )
 

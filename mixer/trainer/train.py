@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from mixer.errors import MixerError
+from mixer.integrity import VerifyError, verify_output
 from mixer.manifest import read_manifest
 from mixer.mixing.reader import BlendReader
 from mixer.recipe import TrainSettings
@@ -77,6 +78,10 @@ class Plan:
 def plan(req: TrainRequest, d: Dist) -> Plan:
     s = req.settings
     manifest = read_manifest(req.output)
+    try:
+        verify_output(req.output, quick=True)  # index files only: a second or so even for a large build
+    except VerifyError as e:
+        raise TrainError(f"{e}; run `mixer verify {req.output}` for the full check, and rebuild") from None
     try:
         reader = BlendReader(req.output, req.phase)
     except FileNotFoundError:

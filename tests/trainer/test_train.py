@@ -371,3 +371,19 @@ train(TrainRequest(Path({str(shards)!r}), "pretrain", Path({str(tmp_path)!r}), s
     result = subprocess.run([sys.executable, "-c", code], env=ENV, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert json.loads((tmp_path / "pretrain" / "final" / "state.json").read_text())["step"] == 2
+
+
+def test_broken_shards_are_refused_at_start(built, tmp_path):
+    recipe, shards = built
+    broken = tmp_path / "shards"
+    shutil.copytree(shards, broken)
+    index = broken / "sources" / "web" / "00000.idx"
+    index.write_bytes(index.read_bytes()[:-8])
+    result = run_cli(
+        ["train", str(recipe), "--phase", "pretrain", "--shards", str(broken), "--out", str(tmp_path / "run")]
+    )
+    assert result.exit_code == 2
+    assert (
+        f"{index}: " in result.output and f"run `mixer verify {broken}` for the full check" in result.output
+    )
+    assert not (tmp_path / "run").exists()
