@@ -471,11 +471,11 @@ def build_source(
         echo(
             f"{sp.name}: tokenized {progress['tokens']:,} tokens in {elapsed:.1f}s ({rate / 1e6:.2f}M tokens/s)"
         )
-    summary = assemble_source(
+    # rejected documents first: assembled.json, written last by assemble_source, marks the source complete
+    publish_rejected(work / "rejected" if keep_rejected else None, plan.output / "rejected" / sp.name)
+    return assemble_source(
         sp.name, work, fp, sp.inputs.files, shard_dir, dtype, plan.recipe.build.max_tokens_per_shard
     )
-    publish_rejected(work / "rejected" if keep_rejected else None, plan.output / "rejected" / sp.name)
-    return summary
 
 
 def publish_rejected(kept: Path | None, folder: Path) -> None:

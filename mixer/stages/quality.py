@@ -14,6 +14,7 @@ line ``{"id", "text", "step", "reason", "origin"}`` (and ``duplicate_of`` for du
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import os
 from pathlib import Path
@@ -124,7 +125,10 @@ class _RejectedWriter:
         if self._file is None:
             self.folder.mkdir(parents=True, exist_ok=True)
             self._tmp = self.folder / f".{self.index:08d}.tmp-{os.getpid()}"
-            self._file = gzip.open(self._tmp, "wt", encoding="utf-8", compresslevel=3)
+            # no file name or time in the gzip header: the same documents give the same bytes
+            self._fh = open(self._tmp, "wb")  # noqa: SIM115 - closed in close()
+            raw = gzip.GzipFile(filename="", mode="wb", fileobj=self._fh, compresslevel=3, mtime=0)
+            self._file = io.TextIOWrapper(raw, encoding="utf-8")
         origin = doc.metadata.get("origin")
         record = {"id": doc.id, "step": step, "reason": reason, "origin": origin, "text": doc.text}
         if duplicate_of is not None:
@@ -133,6 +137,7 @@ class _RejectedWriter:
 
     def close(self) -> None:
         if self._file is not None:
-            self._file.close()
+            self._file.close()  # closes the gzip stream, which does not close the file it was given
+            self._fh.close()
             os.replace(self._tmp, self.folder / f"{self.index:08d}.jsonl.gz")
             self._file = None
