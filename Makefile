@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 
 sample: $(SAMPLE)
 
-$(SAMPLE): $(STAMP) mixer/samplecorpus.py
+$(SAMPLE): $(STAMP) mixer/samplecorpus.py mixer/sampleproblems.py
 	$(BIN)/mixer sample-corpus data/sample
 	touch $(SAMPLE)
 
@@ -26,6 +26,8 @@ demo: $(STAMP) $(SAMPLE)
 	$(BIN)/mixer build recipes/demo.yaml
 	$(BIN)/mixer inspect shards/demo --n 1 --max-chars 300
 	$(BIN)/mixer report shards/demo
+	# a fresh run each time: a run left from other shards (a changed recipe or corpus) cannot be resumed
+	rm -rf runs/demo
 	$(BIN)/mixer train recipes/demo.yaml --phase pretrain --out runs/demo
 	$(BIN)/mixer train recipes/demo.yaml --phase cooldown --out runs/demo --init-from runs/demo/pretrain/final
 

@@ -1,15 +1,27 @@
 """Gather the embedded sample corpus from real text and code that every Linux machine with Python has offline.
 
 ``mixer sample-corpus`` calls :func:`gather_sample_corpus` to fill a folder (normally ``data/sample/``) with
-four parts, each in a different input format so that every reader can be exercised on real material:
+seven parts, each in a different input format so that every reader can be exercised on real material:
 
-- ``web/``   prose standing in for web text: package descriptions and ``/usr/share/doc``, gzip JSONL;
-- ``code/``  the running interpreter's standard-library source, zstandard JSONL;
-- ``pydoc/`` the standard library's docstrings, one rendered document per module, Parquet;
-- ``notes/`` licences, READMEs and change logs, one plain-text file each.
+- ``web/``      prose standing in for web text: package descriptions and ``/usr/share/doc``, gzip JSONL;
+- ``code/``     the running interpreter's standard-library source, zstandard JSONL;
+- ``pydoc/``    the standard library's docstrings, one rendered document per module, Parquet;
+- ``notes/``    licences, READMEs and change logs, one plain-text file each;
+- ``git/``      bare snapshots of git repositories: this project's own (the repository holding the
+  ``mixer`` package, else the one holding the working directory), and those found directly under
+  ``/usr/local/src``, ``/usr/src``, ``/opt`` and ``/srv`` (at most four, each at most 20 MB of objects,
+  their last 200 commits; the project's keeps its whole history);
+- ``prs/``      pull-request-shaped JSONL derived from those snapshots' histories by
+  :func:`mixer.prs_from_git.prs_from_git` (they are not real pull requests, and every record says so in
+  its ``metadata.synthetic``);
+- ``verified/`` Python problems for ``type: verified_python``: the standard library's doctests and a generated
+  set in which some solutions are wrong on purpose (:mod:`mixer.sampleproblems`).
 
 The output is a function of the machine alone: traversal is sorted, compressed files carry no timestamps,
-ids are content hashes, and every file is written under a temporary name and renamed into place.
+ids are content hashes, git snapshots are packed by one thread from a ``file://`` clone (so they hold
+the reachable history only, in the same bytes every time), and every file is written under a temporary
+name and renamed into place. A machine without git, or a project that is not a git checkout, gets empty
+``git/`` and ``prs/`` parts and a note saying why.
 """
 
 from __future__ import annotations
@@ -22,7 +34,9 @@ import io
 import logging
 import os
 import re
+import shutil
 import stat
+import subprocess
 import sysconfig
 import textwrap
 import warnings
@@ -38,6 +52,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import zstandard
 
+from mixer.gitcli import GitError, git_env, has_commits, repository_problem, run_git
+from mixer.prs_from_git import prs_from_git
+from mixer.sampleproblems import GENERATED_DEFECTS, doctest_problems, generated_problems
+
 logger = logging.getLogger(__name__)
 
 _SHARD_TEXT_BYTES = 8_000_000  # a shard is closed once it holds this much UTF-8 text
@@ -48,6 +66,11 @@ _PARQUET_ROW_GROUP_ROWS = 1024
 
 _DOC_ROOTS = (Path("/usr/share/doc"),)
 _LICENSES_ROOT = Path("/usr/share/common-licenses")
+# Other git repositories: the folders directly under these that are repositories, cloned cheaply.
+_GIT_ROOTS = (Path("/usr/local/src"), Path("/usr/src"), Path("/opt"), Path("/srv"))
+_MAX_OTHER_REPOSITORIES = 4
+_MAX_OTHER_REPOSITORY_BYTES = 20_000_000  # of git objects, as `git count-objects -v` reports them
+_OTHER_REPOSITORY_DEPTH = 200  # commits of history cloned from each
 
 _NOT_STDLIB_DIRS = frozenset({"site-packages", "dist-packages", "__pycache__"})
 _TEST_DIRS = frozenset({"test", "tests", "idle_test"})
@@ -75,10 +98,11 @@ class SamplePart:
     """One folder of the sample corpus as written: its files and exactly what they hold."""
 
     name: str
-    format: str  # "jsonl.gz" | "jsonl.zst" | "jsonl" | "parquet" | "text"
-    files: list[Path]
-    documents: int
-    text_bytes: int  # UTF-8 bytes of the documents' text, before compression
+    format: str  # "jsonl.gz" | "jsonl.zst" | "jsonl" | "parquet" | "text" | "git"
+    files: list[Path]  # for "git": the bare repositories (folders)
+    documents: int  # for "git": commits reachable from the snapshots' HEADs
+    text_bytes: int  # UTF-8 bytes of the documents' text before compression; "jsonl": of the JSON; "git": 0
+    unit: str = "documents"  # what `documents` counts: documents, commits, pull requests, problems
 
 
 @dataclass(frozen=True)
@@ -88,19 +112,20 @@ class SampleCorpusSummary:
     out_dir: Path
     parts: dict[str, SamplePart]
     total_bytes: int  # bytes of text gathered (uncompressed UTF-8)
+    notes: tuple[str, ...] = ()  # what could not be gathered on this machine, and why
 
 
 def gather_sample_corpus(
     out_dir: Path, *, min_bytes: int = 30_000_000, max_doc_bytes: int = 200_000
 ) -> SampleCorpusSummary:
-    """Write the sample corpus (``web/``, ``code/``, ``pydoc/``, ``notes/`` and a README) into ``out_dir``.
+    """Write the sample corpus (the seven parts of the module docstring and a README) into ``out_dir``.
 
     Everything comes from this machine: installed distributions' descriptions and licence files,
-    ``/usr/share/doc``, ``/usr/share/common-licenses`` and the running interpreter's standard library.
-    Files that cannot be read, are not strict UTF-8, are binary, or are larger than ``max_doc_bytes`` are
-    skipped and counted (the README lists the counts), as are empty documents and exact duplicates within
-    a part. Rerunning replaces the files of earlier runs and, on the same machine, reproduces them byte for
-    byte.
+    ``/usr/share/doc``, ``/usr/share/common-licenses``, the running interpreter's standard library and
+    git repositories. Files that cannot be read, are not strict UTF-8, are binary, or are larger than
+    ``max_doc_bytes`` are skipped and counted (the README lists the counts), as are empty documents and
+    exact duplicates within a part. Rerunning replaces the files of earlier runs and, on the same machine
+    (and the same commits), reproduces them byte for byte.
 
     Raises:
         SampleCorpusError: after writing, when the corpus holds fewer than ``min_bytes`` bytes of text.
@@ -109,22 +134,30 @@ def gather_sample_corpus(
     stdlib = _stdlib_root()
     dists = _distributions()
     notes = _note_sources(dists, stdlib, _LICENSES_ROOT)
+    repositories, repository_notes = _repositories()
     gathered = {
         "web": _gather_web(out_dir / "web", dists, _DOC_ROOTS, max_doc_bytes),
         "code": _gather_code(out_dir / "code", stdlib, max_doc_bytes),
         "pydoc": _gather_pydoc(out_dir / "pydoc", stdlib, max_doc_bytes),
         "notes": _gather_notes(out_dir / "notes", notes, max_doc_bytes),
+        "git": _gather_git(out_dir / "git", repositories),
     }
+    gathered["prs"] = _gather_prs(out_dir / "prs", gathered["git"].part.files)
+    gathered["verified"] = _gather_verified(out_dir / "verified", stdlib)
     for result in gathered.values():
         part = result.part
         logger.info(
-            "sample corpus %s/: %d documents, %d text bytes in %d files; skipped %s",
-            part.name, part.documents, part.text_bytes, len(part.files), dict(sorted(result.skipped.items())),
+            "sample corpus %s/: %d %s, %d text bytes in %d files; skipped %s",
+            part.name, part.documents, part.unit, part.text_bytes, len(part.files),
+            dict(sorted(result.skipped.items())),
         )  # fmt: skip
+    for note in repository_notes:
+        logger.warning("sample corpus git/: %s", note)
     summary = SampleCorpusSummary(
         out_dir=out_dir,
         parts={name: result.part for name, result in gathered.items()},
         total_bytes=sum(result.part.text_bytes for result in gathered.values()),
+        notes=tuple(repository_notes),
     )
     _write_atomic(out_dir / "README.md", _readme(summary, gathered, stdlib).encode("utf-8"))
     if summary.total_bytes < min_bytes:
@@ -381,6 +414,166 @@ def _gather_notes(
     return _Gathered(SamplePart(folder.name, "text", files, len(files), text_bytes), tally.skipped)
 
 
+# --- git/, prs/ and verified/ -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Repository:
+    name: str  # the snapshot is git/<name>.git
+    path: Path  # the repository's top folder (a working tree's, or a bare repository)
+    depth: int | None  # commits of history to clone; None: all of it
+
+
+def _repositories() -> tuple[list[_Repository], list[str]]:
+    """This project's repository, then the others in ``_GIT_ROOTS``; and notes on what was left out."""
+    notes: list[str] = []
+    try:
+        project = _project_repository()
+    except GitError as e:
+        return [], [f"no git snapshots: {e}"]
+    if project is None:
+        notes.append(
+            "this project is not a git checkout with commits (neither the folder of the mixer package nor "
+            f"the working directory {os.getcwd()} is in one): no snapshot of its history"
+        )
+    found = [project] if project is not None else []
+    names = {project.name} if project is not None else set()
+    others: list[_Repository] = []
+    for child in (child for root in _GIT_ROOTS for child in _subfolders(root)):
+        if len(others) == _MAX_OTHER_REPOSITORIES:
+            break
+        if project is not None and child.resolve() == project.path.resolve():
+            continue
+        if repository_problem(str(child)) is None and has_commits(str(child)):
+            if _object_bytes(child) <= _MAX_OTHER_REPOSITORY_BYTES:
+                name = _unique(_ascii_safe(child.name.removesuffix(".git")), names)
+                others.append(_Repository(name, child, _OTHER_REPOSITORY_DEPTH))
+    return found + others, notes
+
+
+def _subfolders(root: Path) -> list[Path]:
+    try:
+        return sorted(p for p in root.iterdir() if p.is_dir() and not p.is_symlink())
+    except OSError:  # missing or unreadable
+        return []
+
+
+def _project_repository() -> _Repository | None:
+    """The repository holding the mixer package (named ``mixer``), else the one holding the working
+    directory (named after its folder); None when neither is a git repository with commits."""
+    for folder, name in ((Path(__file__).resolve().parent, "mixer"), (Path.cwd(), None)):
+        out = run_git(str(folder), "rev-parse", "--show-toplevel")
+        if out.returncode == 0:
+            top = Path(out.stdout.decode("utf-8", "surrogateescape").strip())
+            if has_commits(str(top)):
+                return _Repository(name or _ascii_safe(top.name), top, None)
+    return None
+
+
+def _object_bytes(repo: Path) -> int:
+    out = run_git(str(repo), "count-objects", "-v")
+    sizes = dict(line.split(": ", 1) for line in out.stdout.decode().splitlines() if ": " in line)
+    try:
+        return (int(sizes.get("size", 0)) + int(sizes.get("size-pack", 0))) * 1024
+    except ValueError:
+        return 0
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    candidate, n = name, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{name}-{n}"
+    taken.add(candidate)
+    return candidate
+
+
+def _gather_git(folder: Path, repositories: list[_Repository]) -> _Gathered:
+    """A bare snapshot ``<name>.git`` of each repository: its HEAD branch, no tags, no hooks."""
+    folder.mkdir(parents=True, exist_ok=True)
+    skipped: Counter[str] = Counter()
+    snapshots: list[Path] = []
+    commits = 0
+    for repo in repositories:
+        target = folder / f"{repo.name}.git"
+        error = _snapshot(repo, target)
+        if error is not None:
+            logger.warning("sample corpus git/: could not clone %s: %s", repo.path, error)
+            skipped["clone-failed"] += 1
+            continue
+        snapshots.append(target)
+        commits += int(run_git(str(target), "rev-list", "--count", "HEAD").stdout.decode().strip() or 0)
+    _remove_stale(folder, keep=set(snapshots))
+    part = SamplePart(folder.name, "git", snapshots, commits, 0, unit="commits")
+    return _Gathered(part, skipped)
+
+
+def _snapshot(repo: _Repository, target: Path) -> str | None:
+    """Clone ``repo`` bare into ``target`` (replacing it); None, or git's complaint."""
+    tmp = target.with_name(f".{target.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    # file:// (not a local path) makes git pack the reachable objects instead of copying the object store,
+    # which may hold unreachable ones; one packing thread makes the pack the same bytes every time.
+    command = [
+        "git", "-c", "pack.threads=1", "clone", "--quiet", "--bare", "--no-hardlinks", "--single-branch",
+        "--no-tags", "--template=", *(["--depth", str(repo.depth)] if repo.depth else []),
+        repo.path.resolve().as_uri(), str(tmp),
+    ]  # fmt: skip
+    try:
+        out = subprocess.run(command, capture_output=True, env=git_env(), check=False)
+    except FileNotFoundError:
+        return "the `git` command is not installed"
+    if out.returncode != 0:
+        shutil.rmtree(tmp, ignore_errors=True)
+        lines = out.stderr.decode("utf-8", "replace").strip().splitlines()
+        return lines[-1] if lines else f"git clone exited with {out.returncode}"
+    shutil.rmtree(target, ignore_errors=True)
+    os.replace(tmp, target)
+    return None
+
+
+def _gather_prs(folder: Path, snapshots: list[Path]) -> _Gathered:
+    """``<name>.jsonl``: :func:`prs_from_git` over each snapshot, one record per commit of its HEAD chain."""
+    folder.mkdir(parents=True, exist_ok=True)
+    skipped: Counter[str] = Counter()
+    files: list[Path] = []
+    records = text_bytes = 0
+    for snapshot in snapshots:
+        name = snapshot.name.removesuffix(".git")
+        try:
+            lines = [orjson.dumps(record) + b"\n" for record in prs_from_git(snapshot, name=name)]
+        except GitError:
+            skipped["unreadable-repository"] += 1
+            continue
+        path = folder / f"{name}.jsonl"
+        _write_atomic(path, b"".join(lines))
+        files.append(path)
+        records += len(lines)
+        text_bytes += sum(map(len, lines))
+    _remove_stale(folder, keep=set(files))
+    return _Gathered(
+        SamplePart(folder.name, "jsonl", files, records, text_bytes, unit="pull requests"), skipped
+    )
+
+
+def _gather_verified(folder: Path, stdlib: Path) -> _Gathered:
+    """``doctests.jsonl`` (the standard library's doctests) and ``generated.jsonl`` (see mixer.sampleproblems)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    skipped: Counter[str] = Counter()
+    files = [folder / "doctests.jsonl", folder / "generated.jsonl"]
+    problems = 0
+    text_bytes = 0
+    for path, records in zip(
+        files, (list(doctest_problems(stdlib, skipped)), generated_problems()), strict=True
+    ):
+        data = _encode_jsonl(records)
+        _write_atomic(path, data)
+        problems += len(records)
+        text_bytes += len(data)
+    _remove_stale(folder, keep=set(files))
+    return _Gathered(SamplePart(folder.name, "jsonl", files, problems, text_bytes, unit="problems"), skipped)
+
+
 # --- sources ------------------------------------------------------------------------------------------
 
 
@@ -609,10 +802,15 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 
 def _remove_stale(folder: Path, keep: set[Path]) -> None:
-    """Delete files of earlier runs (and their leftover temporaries) that this run did not write."""
+    """Delete files (and git snapshots) of earlier runs, and their leftover temporaries, that this run did
+    not write."""
     for entry in folder.iterdir():
-        if entry not in keep and (entry.is_symlink() or entry.is_file()):
+        if entry in keep:
+            continue
+        if entry.is_symlink() or entry.is_file():
             entry.unlink()
+        elif entry.is_dir() and entry.name.endswith((".git", ".git.tmp")):
+            shutil.rmtree(entry)
 
 
 # --- README -------------------------------------------------------------------------------------------
@@ -639,11 +837,34 @@ _PART_DESCRIPTIONS = {
         "README/NEWS/LICENSE and .txt/.md/.rst files, and installed packages' README, LICENSE, AUTHORS "
         "and CHANGES files. Named `NNNN-<origin>-<file name>` with the extension kept (.md, .rst, else .txt)."
     ),
+    "git": (
+        "Bare git repositories for `type: git_commits`, cloned (`git clone --bare --single-branch --no-tags`, "
+        "from a file:// URL, packed by one thread) from this project's own repository (`mixer.git`: the "
+        "repository holding the mixer package, else the one holding the working directory, with its whole "
+        "history) and from at most four repositories found directly under /usr/local/src, /usr/src, /opt "
+        "and /srv (at most 20 MB of objects each; their last 200 commits). Documents counts commits."
+    ),
+    "prs": (
+        "Pull-request-shaped records for `type: github_prs`, one JSONL file per snapshot in git/. They are "
+        "**not** real pull requests: `mixer.prs_from_git` cuts the first-parent history of HEAD into one "
+        "would-be pull request per commit (a merge: per merge), with title and description from the commit "
+        "message, the author's name, the diff and the base files, state merged and no discussion; every "
+        'record says `"metadata": {"synthetic": "derived from git history of <name>", ...}`.'
+    ),
+    "verified": (
+        "Python problems `{id, prompt, solution, tests}` for `type: verified_python` (see "
+        "`mixer/sampleproblems.py`). `doctests.jsonl`: one problem per function or class of a fixed list "
+        "of pure-Python standard-library modules whose docstrings hold examples; the solution is the "
+        "definition as the module has it (with the imports it needs), the tests run its examples as "
+        "doctest would. Examples that depend on the machine, time, randomness, identities or set order, "
+        "that use doctest directives or import the module under test, are left out by static rules (the "
+        "skipped counts). `generated.jsonl`: a fixed set of small problems of which these are wrong on "
+        "purpose, so that a build shows every rejection: {defects}."
+    ),
 }
 
 
 def _readme(summary: SampleCorpusSummary, gathered: dict[str, _Gathered], stdlib: Path) -> str:
-    total_docs = sum(part.documents for part in summary.parts.values())
     lines = [
         "# Sample corpus",
         "",
@@ -652,7 +873,7 @@ def _readme(summary: SampleCorpusSummary, gathered: dict[str, _Gathered], stdlib
         "file byte for byte and removes the files of earlier runs. Ids are content hashes; exact duplicate",
         "texts are kept once per part.",
         "",
-        f"Total: {summary.total_bytes:,} bytes of UTF-8 text in {total_docs:,} documents.",
+        f"Total: {summary.total_bytes:,} bytes of UTF-8 text (JSONL for prs/ and verified/).",
         "",
         "| part | format | files | documents | text bytes | skipped |",
         "|---|---|---:|---:|---:|---|",
@@ -660,10 +881,14 @@ def _readme(summary: SampleCorpusSummary, gathered: dict[str, _Gathered], stdlib
     for name, result in gathered.items():
         part = result.part
         skipped = ", ".join(f"{reason} {count:,}" for reason, count in sorted(result.skipped.items())) or "-"
+        documents = f"{part.documents:,}" + ("" if part.unit == "documents" else f" {part.unit}")
+        text_bytes = f"{part.text_bytes:,}" if part.format != "git" else "-"
         lines.append(
-            f"| `{name}/` | {part.format} | {len(part.files)} | {part.documents:,} | {part.text_bytes:,} "
-            f"| {skipped} |"
+            f"| `{name}/` | {part.format} | {len(part.files)} | {documents} | {text_bytes} | {skipped} |"
         )
+    lines += [f"\nNote: {note}" for note in summary.notes]
+    defects = ", ".join(f"`{pid}` ({reason})" for pid, reason in GENERATED_DEFECTS.items())
     for name in gathered:
-        lines += ["", f"## `{name}/`", "", _PART_DESCRIPTIONS[name].replace("{stdlib}", str(stdlib))]
+        description = _PART_DESCRIPTIONS[name].replace("{stdlib}", str(stdlib)).replace("{defects}", defects)
+        lines += ["", f"## `{name}/`", "", description]
     return "\n".join(lines) + "\n"

@@ -47,3 +47,15 @@ def test_cooldown_is_a_tenth_of_pretraining(name):
     assert phases[-1] == "cooldown"
     pretraining = sum(recipe.phases[p].tokens for p in phases[:-1])
     assert recipe.phases["cooldown"].tokens == pretraining // 10
+
+
+def test_demo_recipe_uses_every_source_kind_with_the_papers_code_shares():
+    recipe = load_recipe(RECIPES / "demo.yaml")
+    kinds = {source.type for source in recipe.sources.values()}
+    assert {"jsonl", "parquet", "text", "code", "git_commits", "github_prs", "verified_python"} <= kinds
+    assert HIGH_QUALITY_CODE <= set(recipe.sources)
+    assert code_share(recipe.phases["pretrain"].weights) == pytest.approx(0.25)
+    assert code_share(recipe.phases["cooldown"].weights) == pytest.approx(0.20)
+    pretrain, cooldown = (recipe.phases[p].weights for p in ("pretrain", "cooldown"))
+    for name in ("pydoc", "synthetic", "pull_requests"):  # the cooldown up-weights high-quality sources
+        assert cooldown[name] / sum(cooldown.values()) > pretrain[name] / sum(pretrain.values())

@@ -9,6 +9,7 @@ import io
 import json
 import os
 import re
+import subprocess
 from collections import Counter
 from pathlib import Path
 
@@ -22,15 +23,20 @@ from mixer.samplecorpus import (
     SampleCorpusError,
     SampleCorpusSummary,
     SamplePart,
+    _encode_jsonl,
     _gather_code,
+    _gather_git,
     _gather_notes,
+    _gather_prs,
     _gather_pydoc,
     _gather_web,
     _NoteSource,
     _read_text,
     _render_pydoc,
+    _Repository,
     gather_sample_corpus,
 )
+from mixer.sampleproblems import GENERATED_DEFECTS, generated_problems
 
 # --- helpers ------------------------------------------------------------------------------------------
 
@@ -46,11 +52,13 @@ def read_jsonl_zst(path: Path) -> list[dict[str, str]]:
 
 
 def read_part(part: SamplePart) -> list[dict[str, str]]:
-    """Every document of a part as written on disk, in file order."""
+    """Every document (record) of a part as written on disk, in file order."""
     if part.format == "jsonl.gz":
         return [record for path in part.files for record in read_jsonl_gz(path)]
     if part.format == "jsonl.zst":
         return [record for path in part.files for record in read_jsonl_zst(path)]
+    if part.format == "jsonl":
+        return [json.loads(line) for path in part.files for line in path.read_bytes().splitlines()]
     if part.format == "parquet":
         return [record for path in part.files for record in pq.read_table(path).to_pylist()]
     assert part.format == "text"
@@ -67,6 +75,40 @@ def write(path: Path, data: str | bytes) -> Path:
 
 def gz(text: str) -> bytes:
     return gzip.compress(text.encode("utf-8"), mtime=0)
+
+
+def git(repo: Path, *args: str, env: dict[str, str] | None = None, stdin: str = "") -> str:
+    environment = {**os.environ, **(env or {})}
+    out = subprocess.run(
+        ["git", "-C", str(repo), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=True,
+        env=environment,
+    )
+    return out.stdout.strip()
+
+
+def make_repository(path: Path, messages: list[str]) -> Path:
+    """A repository with one commit per message (each adds or changes a file), at fixed dates and author."""
+    path.mkdir(parents=True)
+    git(path, "init", "-q", "-b", "main")
+    identity = ["-c", "user.name=Ada", "-c", "user.email=ada@example.com"]
+    for i, message in enumerate(messages):
+        write(path / f"f{i % 2}.py", f"x = {i}\n")
+        git(path, "add", "-A")
+        date = f"2024-01-0{i + 1}T12:00:00+00:00"
+        git(
+            path,
+            *identity,
+            "commit",
+            "-q",
+            "-m",
+            message,
+            env={"GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date},
+        )
+    return path
 
 
 def fake_distribution(root: Path, name: str, description: str) -> importlib.metadata.Distribution:
@@ -410,25 +452,134 @@ def test_gather_sample_corpus_below_min_bytes_raises_after_writing(
     monkeypatch.setattr(samplecorpus, "_distributions", lambda: [])
     monkeypatch.setattr(samplecorpus, "_DOC_ROOTS", (tmp_path / "no-doc",))
     monkeypatch.setattr(samplecorpus, "_LICENSES_ROOT", tmp_path / "no-licenses")
+    monkeypatch.setattr(samplecorpus, "_repositories", lambda: ([], ["no repository here"]))
     out = tmp_path / "sample"
+    generated = len(_encode_jsonl(generated_problems()))  # the fake stdlib has no doctest modules
+    total = 274 + generated
 
     with pytest.raises(
-        SampleCorpusError, match=r"holds 274 bytes of text, fewer than min_bytes=1,000 "
+        SampleCorpusError, match=rf"holds {total:,} bytes of text, fewer than min_bytes=100,000 "
     ) as err:
-        gather_sample_corpus(out, min_bytes=1000, max_doc_bytes=200)
+        gather_sample_corpus(out, min_bytes=100_000, max_doc_bytes=200)
     assert "web/ 0 bytes in 0 documents, code/ 120 bytes in 7 documents" in str(err.value)
     assert "notes/ 27 bytes in 1 documents" in str(err.value)
 
-    summary = gather_sample_corpus(out, min_bytes=274, max_doc_bytes=200)
-    assert summary.total_bytes == 274
+    summary = gather_sample_corpus(out, min_bytes=total, max_doc_bytes=200)
+    assert summary.total_bytes == total
     assert {name: (p.documents, p.text_bytes) for name, p in summary.parts.items()} == {
         "web": (0, 0),
         "code": (7, 120),
         "pydoc": (4, 28 + 23 + 36 + 40),
         "notes": (1, 27),
+        "git": (0, 0),
+        "prs": (0, 0),
+        "verified": (32, generated),
     }
     assert summary.parts["notes"].files == [out / "notes" / "0000-python-stdlib-README.txt"]
-    assert "| `code/` | jsonl.zst | 1 | 7 | 120 |" in (out / "README.md").read_text()
+    assert summary.notes == ("no repository here",)
+    readme = (out / "README.md").read_text()
+    assert "| `code/` | jsonl.zst | 1 | 7 | 120 |" in readme
+    assert "| `git/` | git | 0 | 0 commits | - | - |" in readme
+    assert f"| `verified/` | jsonl | 2 | 32 problems | {generated:,} | missing-module 15 |" in readme
+    assert "\nNote: no repository here\n" in readme
+    assert "`generated-10-count-digits` (timeout)" in readme
+    assert (out / "verified" / "doctests.jsonl").read_bytes() == b""
+
+
+# --- git/ and prs/ -------------------------------------------------------------------------------------
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_gather_git_snapshots_the_reachable_history(tmp_path: Path) -> None:
+    repo = make_repository(tmp_path / "demo", ["Add f0", "Add f1", "Change f0"])
+    dangling = git(repo, "hash-object", "-w", "--stdin", stdin="not in any commit\n")  # unreachable
+    folder = tmp_path / "out" / "git"
+    (folder / "old.git" / "objects").mkdir(parents=True)  # from an earlier run
+    (folder / ".demo.git.tmp").mkdir()  # left by a killed run
+    repositories = [_Repository("demo", repo, None), _Repository("gone", tmp_path / "nowhere", None)]
+
+    result = _gather_git(folder, repositories)
+
+    snapshot = folder / "demo.git"
+    assert result.part == SamplePart("git", "git", [snapshot], 3, 0, unit="commits")
+    assert result.skipped == Counter({"clone-failed": 1})
+    assert sorted(folder.iterdir()) == [snapshot]
+    assert git(snapshot, "rev-parse", "--is-bare-repository") == "true"
+    assert git(snapshot, "rev-parse", "HEAD") == git(repo, "rev-parse", "HEAD")
+    assert git(snapshot, "log", "--format=%s") == "Change f0\nAdd f1\nAdd f0"
+    missing = subprocess.run(["git", "-C", str(snapshot), "cat-file", "-e", dangling], capture_output=True)
+    assert missing.returncode != 0
+    assert not (snapshot / "hooks").exists()
+    # the same repository gives the same bytes, and a rerun replaces the snapshot
+    _gather_git(tmp_path / "again" / "git", repositories[:1])
+    assert tree(folder) == tree(tmp_path / "again" / "git")
+    assert _gather_git(folder, repositories[:1]).part == result.part
+
+
+def test_gather_prs_derives_marked_records_from_each_snapshot(tmp_path: Path) -> None:
+    repo = make_repository(tmp_path / "demo", ["Add f0", "Add f1\n\nWith a body.", "Change f0"])
+    snapshots = _gather_git(tmp_path / "git", [_Repository("demo", repo, None)]).part.files
+    folder = tmp_path / "out" / "prs"
+    write(folder / "stale.jsonl", "{}\n")
+
+    result = _gather_prs(folder, snapshots)
+
+    records = read_part(result.part)
+    assert result.part.files == [folder / "demo.jsonl"] and sorted(folder.iterdir()) == result.part.files
+    assert (result.part.documents, result.part.unit) == (3, "pull requests")
+    assert result.part.text_bytes == (folder / "demo.jsonl").stat().st_size
+    assert [(r["number"], r["title"], r["body"], r["user"]) for r in records] == [
+        (1, "Add f0", "", "Ada"),
+        (2, "Add f1", "With a body.", "Ada"),
+        (3, "Change f0", "", "Ada"),
+    ]
+    assert all(r["metadata"]["synthetic"] == "derived from git history of demo" for r in records)
+    assert all(r["repo"] == "demo" and r["merged"] and r["comments"] == [] for r in records)
+    assert [f["filename"] for f in records[2]["files"]] == ["f0.py"]
+    assert records[2]["files"][0]["patch"] == "@@ -1 +1 @@\n-x = 0\n+x = 2\n"
+
+
+def test_repositories_without_a_checkout_note_why_and_find_others(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
+    monkeypatch.setattr(samplecorpus, "__file__", str(tmp_path / "site" / "mixer" / "samplecorpus.py"))
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    roots = [tmp_path / "src", tmp_path / "opt"]
+    make_repository(roots[0] / "zeta", ["Zeta"])
+    make_repository(roots[0] / "alpha", ["Alpha"])
+    (roots[0] / "plain").mkdir()
+    git(roots[0], "init", "-q", "empty")
+    make_repository(roots[1] / "alpha.git", ["Another alpha"])
+    monkeypatch.setattr(samplecorpus, "_GIT_ROOTS", (*roots, tmp_path / "absent"))
+
+    repositories, notes = samplecorpus._repositories()
+
+    assert repositories == [
+        _Repository("alpha", roots[0] / "alpha", 200),
+        _Repository("zeta", roots[0] / "zeta", 200),
+        _Repository("alpha-2", roots[1] / "alpha.git", 200),
+    ]
+    assert len(notes) == 1 and notes[0].startswith("this project is not a git checkout with commits")
+    monkeypatch.setattr(samplecorpus, "_MAX_OTHER_REPOSITORIES", 1)
+    monkeypatch.setattr(samplecorpus, "_MAX_OTHER_REPOSITORY_BYTES", 0)  # every repository is too large
+    assert samplecorpus._repositories()[0] == []
+    monkeypatch.setenv("PATH", str(tmp_path / "no-git-here"))
+    assert samplecorpus._repositories() == (
+        [],
+        ["no git snapshots: the `git` command is not installed (or not on PATH)"],
+    )
+
+
+def test_project_repository_is_the_one_holding_the_package() -> None:
+    top = Path(samplecorpus.__file__).resolve().parent.parent
+    if not (top / ".git").exists():
+        pytest.skip("mixer is not running from a git checkout")
+    assert samplecorpus._project_repository() == _Repository("mixer", top, None)
 
 
 # --- one real gather on this machine ------------------------------------------------------------------
@@ -436,17 +587,28 @@ def test_gather_sample_corpus_below_min_bytes_raises_after_writing(
 
 @pytest.fixture(scope="module")
 def gathered(tmp_path_factory: pytest.TempPathFactory) -> tuple[SampleCorpusSummary, SampleCorpusSummary]:
-    """The corpus gathered twice: once into a fresh folder, once over the files of a different run."""
-    fresh = gather_sample_corpus(tmp_path_factory.mktemp("fresh") / "sample")
-    reused = tmp_path_factory.mktemp("reused") / "sample"
-    write(reused / "web" / "web-00042.jsonl.gz", b"stale")
-    write(reused / "notes" / "9999-old-NOTES.md", "stale\n")
-    write(reused / "pydoc" / ".pydoc-00000.parquet.tmp", b"half written")
-    return fresh, gather_sample_corpus(reused)
+    """The corpus gathered twice: once into a fresh folder, once over the files of a different run.
 
-
-def tree(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    The project's repository is read from one snapshot taken first, so that a commit made meanwhile
+    (others work in this tree) cannot make the two gathers differ; other repositories are not looked for.
+    """
+    project = samplecorpus._project_repository()
+    if project is None:
+        pytest.skip("mixer is not running from a git checkout")
+    frozen = tmp_path_factory.mktemp("project") / "mixer.git"
+    assert samplecorpus._snapshot(project, frozen) is None
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(samplecorpus, "_project_repository", lambda: _Repository("mixer", frozen, None))
+        mp.setattr(samplecorpus, "_GIT_ROOTS", ())
+        fresh = gather_sample_corpus(tmp_path_factory.mktemp("fresh") / "sample")
+        reused = tmp_path_factory.mktemp("reused") / "sample"
+        write(reused / "web" / "web-00042.jsonl.gz", b"stale")
+        write(reused / "notes" / "9999-old-NOTES.md", "stale\n")
+        write(reused / "pydoc" / ".pydoc-00000.parquet.tmp", b"half written")
+        (reused / "git" / "other.git" / "objects").mkdir(parents=True)
+        write(reused / "prs" / "other.jsonl", "{}\n")
+        write(reused / "verified" / "old.jsonl", "{}\n")
+        return fresh, gather_sample_corpus(reused)
 
 
 def test_gather_is_deterministic_and_replaces_earlier_runs(gathered) -> None:
@@ -458,15 +620,20 @@ def test_gather_is_deterministic_and_replaces_earlier_runs(gathered) -> None:
 def test_layout_and_formats(gathered) -> None:
     summary = gathered[0]
     out = summary.out_dir
-    assert sorted(p.name for p in out.iterdir()) == ["README.md", "code", "notes", "pydoc", "web"]
-    assert list(summary.parts) == ["web", "code", "pydoc", "notes"]
+    names = ["web", "code", "pydoc", "notes", "git", "prs", "verified"]
+    assert sorted(p.name for p in out.iterdir()) == sorted(["README.md", *names])
+    assert list(summary.parts) == names
     patterns = {
         "web": r"web-\d{5}\.jsonl\.gz",
         "code": r"code-\d{5}\.jsonl\.zst",
         "pydoc": r"pydoc-\d{5}\.parquet",
         "notes": r"\d{4}-[A-Za-z0-9._-]+\.(md|rst|txt)",
+        "git": r"mixer\.git",
+        "prs": r"mixer\.jsonl",
+        "verified": r"(doctests|generated)\.jsonl",
     }
-    formats = {"web": "jsonl.gz", "code": "jsonl.zst", "pydoc": "parquet", "notes": "text"}
+    formats = {"web": "jsonl.gz", "code": "jsonl.zst", "pydoc": "parquet", "notes": "text", "git": "git"}
+    formats |= {"prs": "jsonl", "verified": "jsonl"}
     for name, part in summary.parts.items():
         assert part.name == name and part.format == formats[name]
         assert part.files == sorted((out / name).iterdir())
@@ -480,18 +647,30 @@ def test_layout_and_formats(gathered) -> None:
     assert all(f"## `{name}/`" in readme for name in summary.parts)
 
 
+TEXT_PARTS = ("web", "code", "pydoc", "notes")
+
+
 def test_summary_counts_what_is_on_disk(gathered) -> None:
     summary = gathered[0]
-    for part in summary.parts.values():
+    for name in TEXT_PARTS:
+        part = summary.parts[name]
         records = read_part(part)
         assert part.documents == len(records), part.name
         assert part.text_bytes == sum(len(r["text"].encode("utf-8")) for r in records), part.name
+    for name in ("prs", "verified"):
+        part = summary.parts[name]
+        assert part.documents == len(read_part(part)), name
+        assert part.text_bytes == sum(path.stat().st_size for path in part.files), name
+    git_part = summary.parts["git"]
+    assert (git_part.unit, git_part.text_bytes) == ("commits", 0)
+    assert git_part.documents == int(git(git_part.files[0], "rev-list", "--count", "HEAD")) > 0
     assert summary.total_bytes == sum(p.text_bytes for p in summary.parts.values())
     assert summary.total_bytes >= 30_000_000
+    assert summary.notes == ()
 
 
 def test_documents_are_nonempty_unique_and_small(gathered) -> None:
-    for part in gathered[0].parts.values():
+    for part in (gathered[0].parts[name] for name in TEXT_PARTS):
         texts = [r["text"] for r in read_part(part)]
         assert all(text.strip() for text in texts), part.name
         assert len(set(texts)) == len(texts), part.name
@@ -510,3 +689,25 @@ def test_code_records_are_stdlib_files(gathered) -> None:
         assert record["language"] == "python"
         assert record["path"].endswith(".py") and "site-packages" not in record["path"]
         assert (stdlib / record["path"]).read_bytes().decode("utf-8") == record["text"]
+
+
+def test_prs_are_one_marked_record_per_first_parent_commit(gathered) -> None:
+    summary = gathered[0]
+    records = read_part(summary.parts["prs"])
+    chain = git(summary.parts["git"].files[0], "rev-list", "--first-parent", "--reverse", "HEAD").split()
+    assert [r["number"] for r in records] == list(range(1, len(chain) + 1))
+    assert [r["metadata"]["commits"][-1] for r in records] == chain
+    assert {r["metadata"]["synthetic"] for r in records} == {"derived from git history of mixer"}
+
+
+def test_verified_holds_doctests_then_the_generated_set(gathered) -> None:
+    doctests, generated = (
+        read_part(SamplePart("v", "jsonl", [f], 0, 0)) for f in gathered[0].parts["verified"].files
+    )
+    assert generated == generated_problems()
+    assert set(GENERATED_DEFECTS) < {p["id"] for p in generated}
+    ids = [p["id"] for p in doctests]
+    assert len(ids) == len(set(ids)) and all(re.fullmatch(r"doctest-[\w.]+\.\w+", i) for i in ids)
+    assert "doctest-statistics.median" in ids
+    assert all(list(p) == ["id", "prompt", "solution", "tests", "origin", "module"] for p in doctests)
+    assert gathered[0].parts["verified"].documents == len(doctests) + len(generated)
