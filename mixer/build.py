@@ -352,6 +352,7 @@ def run_dedup(plan: BuildPlan, choice: Any, echo: Echo) -> DedupResult:
     pending = []
     for sp, offset in zip(plan.sources, offsets, strict=True):
         reader = sp.config.reader(sp.name, sp.inputs.files)
+        reader.max_document_chars = plan.recipe.build.max_document_chars
         if sp.config.uses_seed():
             reader.seed = plan.recipe.seed
         steps = [QualityStage(sp.config.steps(), reader.ledger)] if sp.config.filters else []
@@ -431,6 +432,7 @@ def build_source(
         echo(f"{sp.name}: tokenizing {n_files} files, {human_bytes(sp.inputs.total_bytes)}{resumed}")
         reader = sp.config.reader(sp.name, sp.inputs.files)
         reader.todo = [i for i in range(n_files) if i not in done]
+        reader.max_document_chars = plan.recipe.build.max_document_chars
         if seed is not None:
             reader.seed = seed
         steps = []

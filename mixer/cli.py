@@ -5,6 +5,7 @@ Library errors (:class:`~mixer.errors.MixerError`) become a message and exit cod
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import sys
@@ -29,6 +30,16 @@ def user_errors(fn):
         except MixerError as e:
             click.echo(f"Error: {e}", err=True)
             sys.exit(2)
+        except OSError as e:
+            if e.errno not in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+                raise
+            click.echo(
+                f"Error: cannot write: {e.strerror} (the disk or a quota is full, or a file-size limit was hit). "
+                "Free space or choose another --output; finished work is kept: run the same command again "
+                "to resume.",
+                err=True,
+            )
+            sys.exit(1)
         except KeyboardInterrupt:
             click.echo(
                 "\nInterrupted. Finished work is kept: run the same command again to resume.", err=True

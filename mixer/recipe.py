@@ -113,6 +113,11 @@ class BuildSettings(StrictModel):
         description="A source shard rolls over before exceeding this many tokens.",
     )
     batch_bytes: int = Field(default=4_000_000, gt=0, description="Text tokenized per batch by each task.")
+    max_document_chars: int = Field(
+        default=100_000_000,
+        gt=0,
+        description="A longer document is skipped (counted as document_too_large), not tokenized.",
+    )
     keep_rejected: bool = Field(
         default=False,
         description="Write every document a quality step drops, with its reason, to rejected/<source>/.",

@@ -42,8 +42,9 @@ def sample_texts(sources: list[tuple[str, SourceConfig, list[InputFile]]], max_b
                 doc = reader.document(record, f.path, index, line)
                 if isinstance(doc, Skip):
                     continue
-                yield doc.text
-                taken_file += len(doc.text)
+                text = doc.text[: per_file - taken_file]  # one huge document cannot swamp the sample
+                yield text
+                taken_file += len(text)
                 if taken_file >= per_file:
                     break
             taken_source += taken_file

@@ -99,6 +99,7 @@ class MixerReader(BaseReader):
     """Read an explicit list of files; task ``rank`` of ``world_size`` takes files ``rank::world_size``."""
 
     type = "📖 - READER"
+    max_document_chars = 100_000_000  # the build sets build.max_document_chars
 
     def __init__(self, source: str, files: list[InputFile], *, text_key: str = "text", id_key: str = "id"):
         super().__init__(text_key=text_key, id_key=id_key)
@@ -155,6 +156,8 @@ class MixerReader(BaseReader):
                 if not isinstance(record, Skip):
                     with self.track_time():
                         record = self.document(record, path, index, line)
+                    if not isinstance(record, Skip) and len(record.text) > self.max_document_chars:
+                        record = Skip("document_too_large", line, f"{len(record.text):,} characters")
                 if isinstance(record, Skip):
                     detail = f" ({record.detail})" if record.detail else ""
                     report.skip(record.reason, f"{path}:{record.line}{detail}")

@@ -19,13 +19,52 @@ def open_binary(path: str):
     if lower.endswith(".gz"):
         return gzip.open(path, "rb")
     if lower.endswith((".zst", ".zstd")):
+        return io.BufferedReader(_ZstdFile(path), 1 << 20)  # adds readline/iteration
+    return open(path, "rb")
+
+
+class _ZstdFile(io.RawIOBase):
+    """Zstandard frames, one after another, decompressed as read; a frame cut short raises EOFError.
+
+    zstandard's own ``stream_reader`` ends quietly at the end of the input even inside a frame, so a
+    truncated file would lose its tail without a word.
+    """
+
+    def __init__(self, path: str):
         import zstandard
 
-        reader = zstandard.ZstdDecompressor().stream_reader(
-            open(path, "rb"), closefd=True, read_across_frames=True
-        )
-        return io.BufferedReader(reader, 1 << 20)  # adds readline/iteration
-    return open(path, "rb")
+        self._file = open(path, "rb")  # noqa: SIM115 - closed in close()
+        self._zstd = zstandard.ZstdDecompressor()
+        self._frame = self._zstd.decompressobj()
+        self._fed = False  # the current frame has received input
+        self._pending = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        while not self._pending:
+            chunk = self._file.read(1 << 20)
+            if not chunk:
+                if self._fed and not self._frame.eof:
+                    raise EOFError("the zstd stream ends inside a frame (truncated file)")
+                return 0
+            out = []
+            while chunk:
+                if self._frame.eof:  # the previous frame is complete: the rest starts the next one
+                    self._frame, self._fed = self._zstd.decompressobj(), False
+                out.append(self._frame.decompress(chunk))
+                self._fed = True
+                chunk = self._frame.unused_data if self._frame.eof else b""
+            self._pending = b"".join(out)
+        n = min(len(buffer), len(self._pending))
+        buffer[:n] = self._pending[:n]
+        self._pending = self._pending[n:]
+        return n
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
 
 
 class JsonlSourceReader(MixerReader):

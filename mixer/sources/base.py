@@ -106,7 +106,12 @@ class GlobSource(SourceConfig):
         files: list[InputFile] = []
         warnings: list[str] = []
         for i, pattern in enumerate(self.paths):
-            matches = expand_pattern(pattern, self.directory_suffixes)
+            matches = expand_pattern(pattern, self.directory_suffixes, not_files := [])
+            warnings += [
+                f"sources.{name}.paths[{i}]: '{p}' is not a regular file (a broken link, a device or a socket); "
+                "skipped"
+                for p in not_files
+            ]
             if not matches:
                 warnings.append(f"sources.{name}.paths[{i}]: '{pattern}' matched no files")
             for path in matches:
@@ -123,8 +128,11 @@ class GlobSource(SourceConfig):
         return ResolvedInputs(files=files, warnings=warnings)
 
 
-def expand_pattern(pattern: str, directory_suffixes: tuple[str, ...]) -> list[str]:
-    """Sorted regular files matching ``pattern``; a directory stands for the files under it with the given suffixes."""
+def expand_pattern(
+    pattern: str, directory_suffixes: tuple[str, ...], not_files: list[str] | None = None
+) -> list[str]:
+    """Sorted regular files matching ``pattern``; a directory stands for the files under it with the given
+    suffixes. Matches that are neither (broken links, devices, sockets) are appended to ``not_files``."""
     pattern = os.path.expanduser(pattern)
     out: list[str] = []
     for match in sorted(glob.glob(pattern, recursive=True)):
@@ -140,6 +148,8 @@ def expand_pattern(pattern: str, directory_suffixes: tuple[str, ...]) -> list[st
                             out.append(path)
         elif os.path.isfile(match):
             out.append(match)
+        elif not_files is not None:
+            not_files.append(match)
     return out
 
 
