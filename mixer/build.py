@@ -9,6 +9,7 @@ committed part covers are not read again, and a source whose shards are complete
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import threading
 import time
@@ -259,6 +260,22 @@ def _phase_summaries(blends: dict[str, dict]) -> dict[str, Any]:
     }
 
 
+def input_states(sp: SourcePlan) -> list[list[Any]]:
+    """Each input's path, size and modification time: an edited or replaced input is built again.
+
+    (A remote input, or one that cannot be stat'ed, counts by its path alone.)
+    """
+    states: list[list[Any]] = []
+    for f in sp.inputs.files:
+        try:
+            st = os.stat(f.path)
+        except OSError:
+            states.append([f.path])
+        else:
+            states.append([f.path, st.st_size, st.st_mtime_ns])
+    return states
+
+
 def source_fingerprint(
     sp: SourcePlan,
     info: Any,
@@ -276,7 +293,7 @@ def source_fingerprint(
         config.pop("filters", None)  # sources without quality steps keep the fingerprints they always had
     data = {
         "config": config,
-        "files": [f.path for f in sp.inputs.files],
+        "files": input_states(sp),
         "tokenizer": info.fingerprint,
         "eos_id": info.eos_id,
         "dtype": dtype,
@@ -315,7 +332,7 @@ def dedup_key(plan: BuildPlan) -> str:
     data = {
         "dedup": plan.recipe.dedup.model_dump(mode="json") if plan.recipe.dedup else None,
         "sources": {
-            sp.name: [sp.config.model_dump(mode="json"), [f.path for f in sp.inputs.files]]
+            sp.name: [sp.config.model_dump(mode="json"), input_states(sp)]
             for sp in plan.sources
         },
         "seed": plan.recipe.seed,

@@ -75,6 +75,26 @@ def test_rerun_is_up_to_date_and_changes_nothing(built, tmp_path):
     assert before == after
 
 
+def test_an_edited_input_rebuilds_its_source_only(tmp_path):
+    data = tmp_path / "data"
+    write_jsonl(data / "a" / "1.jsonl", [{"text": f"first source document {i}"} for i in range(20)])
+    write_jsonl(data / "b" / "1.jsonl", [{"text": f"second source document {i}"} for i in range(20)])
+    text = f"""\
+name: edit
+tokenizer: {{train: {{vocab_size: 300, sample_bytes: 20000}}}}
+sources:
+  a: {{type: jsonl, paths: ["{data}/a/*.jsonl"]}}
+  b: {{type: jsonl, paths: ["{data}/b/*.jsonl"]}}
+"""
+    result, out = build(tmp_path, text)
+    assert result.exit_code == 0, result.output
+    write_jsonl(data / "a" / "1.jsonl", [{"text": f"first source document {i}"} for i in range(25)])
+    result, out = build(tmp_path, text)
+    assert result.exit_code == 0, result.output
+    assert "b: up to date" in result.output and "a: up to date" not in result.output
+    assert load_manifest(out)["sources"]["a"]["documents"] == 25
+
+
 def test_output_is_independent_of_task_count(corpus, tmp_path):
     text = recipe_text(corpus["root"])
     r1, one = build(tmp_path, text, "--tasks", "1", out="one")
