@@ -1,6 +1,6 @@
 """`make bench`: every benchmark, printed as tables (figures are recorded in BENCHMARKS.md)."""
 
-from bench import commits, dedup, reblend, tokenize, train, verified
+from bench import commits, dedup, filters, reblend, tokenize, train, verified
 
 if __name__ == "__main__":
     tokenize.main()
@@ -8,4 +8,5 @@ if __name__ == "__main__":
     verified.main()
     commits.main()
     dedup.main()
+    filters.main()
     train.main([])
