@@ -25,6 +25,8 @@ $(SAMPLE): $(STAMP) mixer/samplecorpus.py mixer/sampleproblems.py
 demo: $(STAMP) $(SAMPLE)
 	$(BIN)/mixer build recipes/demo.yaml
 	$(BIN)/mixer inspect shards/demo --n 1 --max-chars 300
+	$(BIN)/mixer inspect shards/demo --rejected --n 1 --max-chars 200
+	$(BIN)/mixer verify shards/demo
 	$(BIN)/mixer report shards/demo
 	# a fresh run each time: a run left from other shards (a changed recipe or corpus) cannot be resumed
 	rm -rf runs/demo

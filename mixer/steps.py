@@ -38,6 +38,11 @@ STEPS: dict[str, tuple[str, str]] = {
         "FineWeb rules (line punctuation, short lines, duplicated line characters, list ratio)",
     ),
     "language": ("mixer.filters.text:Language", "fastText language identification (lid.176, offline)"),
+    "code_quality": ("mixer.filters.code:CodeQualityFilter", "StarCoder / The Stack v2 code heuristics"),
+    "pii": (
+        "mixer.filters.pii:PIIRedactor",
+        "redact e-mail and IP addresses and secrets with typed placeholders",
+    ),
 }
 
 # datatrove plumbing that a recipe must not set: the build provides it

@@ -7,7 +7,7 @@ to the filter as its word tokenizer — datatrove's documented hook for custom t
 ``"spacy"`` keeps datatrove's default. The fast splitter follows spaCy's English rules where the filters
 can see a difference (punctuation split off words, contractions, URLs and numbers kept whole, sentence
 ends at ``. ! ?``); how often the two make the same keep/drop decision is measured on the sample corpus in
-``bench/filters.py`` (BENCHMARKS.md).
+``bench/quality.py`` (BENCHMARKS.md).
 
 Downloads that datatrove would make at run time have an offline path:
 
