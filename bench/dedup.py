@@ -31,7 +31,7 @@ BASES, VARIANTS_PER_BASE, SINGLES, WORDS = 1000, 4, 2000, 400
 def shingles(text: str, n: int = 5) -> set[tuple[str, ...]]:
     from datatrove.utils.text import simplify_text
 
-    from mixer.filters.text import FastEnglishSplitter
+    from mixer.filters.english_words import FastEnglishSplitter
 
     words = FastEnglishSplitter().word_tokenize(simplify_text(text))
     return {tuple(words[i : i + n]) for i in range(max(len(words) - n + 1, 1))}

@@ -158,8 +158,11 @@ def test_every_registered_step_loads_with_its_defaults():
 def test_c4_badwords_needs_a_local_list(tmp_path):
     from mixer.errors import PlanError
 
-    with pytest.raises(PlanError, match="badwords_path: .* does not exist; download C4's English list"):
+    with pytest.raises(PlanError, match="badwords_path: .* does not exist or holds no word list; download C4"):
         make_step(StepSpec("c4_badwords", {"badwords_path": str(tmp_path / "missing.txt")}))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(PlanError, match="holds no word list"):
+        make_step(StepSpec("c4_badwords", {"badwords_path": str(tmp_path / "empty")}))
     words = tmp_path / "en.txt"
     words.write_text("darn\nheck\n")
     step = make_step(StepSpec("c4_badwords", {"badwords_path": str(words)}))
@@ -168,6 +171,46 @@ def test_c4_badwords_needs_a_local_list(tmp_path):
         "document_removed_with_badwords",
     )
     assert step.filter(Document(text="the boat left early", id="2")) is True
+    assert step.filter(Document(text="Heckler is one word", id="3")) is True  # whole words only
+
+
+@pytest.fixture
+def badword_lists(tmp_path) -> Path:
+    """A folder of lists by language, as in the LDNOOBW repository, with datatrove's allow-listed 性."""
+    folder = tmp_path / "lists"
+    folder.mkdir()
+    (folder / "en").write_text("heck\n")
+    (folder / "de").write_text("mist\n")
+    (folder / "zh").write_text("笨蛋\n性\n")
+    return folder
+
+
+def test_c4_badwords_uses_the_documents_language_and_never_downloads(no_network, badword_lists):
+    step = make_step(StepSpec("c4_badwords", {"badwords_path": str(badword_lists)}))
+    removed = (False, "document_removed_with_badwords")
+    assert step.filter(Document(text="so ein mist", id="1", metadata={"language": "de"})) == removed
+    assert step.filter(Document(text="what the heck", id="2", metadata={"language": "de"})) is True
+    assert step.filter(Document(text="what the heck", id="3")) == removed  # no language: default en
+    assert step.filter(Document(text="你是笨蛋", id="4", metadata={"language": "zh"})) == removed
+    assert step.filter(Document(text="性能很好", id="5", metadata={"language": "zh"})) is True
+    # French has a list upstream, none here: kept and counted, nothing fetched
+    assert step.filter(Document(text="merde", id="6", metadata={"language": "fr"})) is True
+    assert step.stats["missing_badwords_lang"].total == 1
+
+
+def test_c4_badwords_keep_fraction_depends_on_the_document_not_the_order(badword_lists):
+    params = {"badwords_path": str(badword_lists), "keep_fraction": 0.5, "seed": 7}
+    docs = [Document(text=f"heck number {i}", id=f"d{i}") for i in range(200)]
+
+    def kept(order: list[Document]) -> set[str]:
+        step = make_step(StepSpec("c4_badwords", params))
+        return {d.id for d in order if step.filter(d) is True}
+
+    forward = kept(docs)
+    assert forward == kept(docs[::-1])
+    assert 70 < len(forward) < 130  # about half of 200
+    other_seed = make_step(StepSpec("c4_badwords", {**params, "seed": 8}))
+    assert forward != {d.id for d in docs if other_seed.filter(d) is True}
 
 
 @pytest.fixture
@@ -179,12 +222,23 @@ def no_network(monkeypatch):
     monkeypatch.setattr(socket, "create_connection", refuse)
 
 
-@pytest.mark.parametrize("name", [n for n in STEPS if n != "c4_badwords"])
-def test_every_step_runs_offline(no_network, name):
-    step = make_step(StepSpec(name, {}))
+@pytest.mark.parametrize("name", list(STEPS))
+def test_every_step_runs_offline(no_network, name, badword_lists):
+    step = make_step(StepSpec(name, {"badwords_path": str(badword_lists)} if name == "c4_badwords" else {}))
     doc = Document(text=ENGLISH, id="1", metadata={"path": "notes.md"})
     if hasattr(step, "filter"):
         result = step.filter(doc)
         assert (result if isinstance(result, bool) else result[0]) in (True, False)
     else:
         assert len(list(step.run(iter([doc])))) == 1
+
+
+@pytest.mark.parametrize("name", ["gopher_quality", "gopher_repetition", "c4_quality", "fineweb_quality"])
+def test_spacy_word_splitter_runs_offline(no_network, name):
+    pytest.importorskip("spacy")  # a dev dependency; `word_splitter: spacy` needs it installed
+    decisions = {
+        splitter: make_step(StepSpec(name, {"word_splitter": splitter})).filter(Document(text=ENGLISH, id="1"))
+        for splitter in ("spacy", "fast")
+    }
+    expected = (False, "too_few_sentences") if name == "c4_quality" else True  # 4 sentences, C4 wants 5
+    assert decisions == {"spacy": expected, "fast": expected}

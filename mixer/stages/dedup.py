@@ -40,7 +40,7 @@ from datatrove.utils.hashing import HashConfig
 from datatrove.utils.text import TextNormConfig, ngrams, simplify_text
 
 from mixer.atomic import write_json_atomic
-from mixer.filters.text import FastEnglishSplitter
+from mixer.filters.english_words import FastEnglishSplitter
 from mixer.recipe import DedupConfig
 
 EXACT, NEAR = 1, 2
