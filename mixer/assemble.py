@@ -5,10 +5,19 @@ document range from the part that holds it and appends the raw token bytes to th
 rolling over before ``max_tokens_per_shard`` (documents are never split; a document longer than the
 limit gets a shard of its own). Shards are written into a fresh folder that replaces the old one only
 when complete, with ``assembled.json`` written last: its presence means the folder is whole.
+
+Two keys tell what a shard folder is. Its ``fingerprint`` (in ``assembled.json``, and from there in the
+manifest, the validation sets, the blends and the trainer's checkpoints) is a hash of what the folder
+holds — every shard's sha256 and the source's counts — so the same inputs give the same fingerprint on
+any machine, whatever the paths and modification times of the inputs. The *build key* (the work folder's
+name, from the recipe block, the inputs' paths, sizes and modification times and the tokenizer) decides
+whether the folder is current; a marker in the work folder, ``work/sources/<source>/<key>/assembled``,
+records which fingerprint that key assembled.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -17,26 +26,31 @@ from typing import Any
 
 import numpy as np
 
-from mixer.atomic import replace_dir, write_json_atomic
+from mixer.atomic import replace_dir, write_json_atomic, write_text_atomic
 from mixer.errors import BuildIncomplete
 from mixer.shards import IndexedDataset, IndexedDatasetWriter
 from mixer.sources.base import InputFile
 from mixer.stages.tokenize import committed_parts
 
 ASSEMBLED = "assembled.json"
+WORK_MARKER = "assembled"  # in the work folder: the fingerprint its build key assembled
 COPY_TOKENS = 1 << 20  # tokens copied per read while assembling
 
 
-def read_assembled(shard_dir: Path, fingerprint: str) -> dict[str, Any] | None:
-    """The summary of a complete shard folder built from the given fingerprint, else None."""
-    marker = shard_dir / ASSEMBLED
-    if not marker.is_file():
-        return None
+def read_assembled(shard_dir: Path, work: Path) -> dict[str, Any] | None:
+    """The summary of a complete shard folder assembled from the work folder ``work``, else None."""
     try:
-        data = json.loads(marker.read_text())
-    except ValueError:
+        data = json.loads((shard_dir / ASSEMBLED).read_text())
+        assembled_from = (work / WORK_MARKER).read_text().strip()
+    except (OSError, ValueError):
         return None
-    return data if data.get("fingerprint") == fingerprint else None
+    return data if data.get("fingerprint") == assembled_from else None
+
+
+def content_fingerprint(summary: dict[str, Any], digests: list[list[str]]) -> str:
+    """A hash of a source's shards (their sha256s) and its counts: what the shard folder holds."""
+    data = json.dumps({"summary": summary, "shards": digests}, sort_keys=True).encode()
+    return hashlib.sha256(data).hexdigest()[:16]
 
 
 class _ShardRoller:
@@ -45,6 +59,7 @@ class _ShardRoller:
         self.writer: IndexedDatasetWriter | None = None
         self.inputs: list[dict[str, Any]] = []
         self.shards: list[dict[str, Any]] = []
+        self.digests: list[list[str]] = []  # per shard: name, sha256 of .bin and of .idx
 
     def _open(self) -> IndexedDatasetWriter:
         if self.writer is None:
@@ -68,6 +83,7 @@ class _ShardRoller:
         }
         write_json_atomic(info.prefix.with_suffix(".json"), sidecar)
         self.shards.append({"name": info.prefix.name, "documents": info.documents, "tokens": info.tokens})
+        self.digests.append([info.prefix.name, info.bin_sha256, info.idx_sha256])
         self.writer = None
 
     def append_file(self, part: IndexedDataset, first: int, count: int, entry: dict[str, Any]) -> None:
@@ -108,13 +124,13 @@ class _ShardRoller:
 def assemble_source(
     name: str,
     work: Path,
-    fingerprint: str,
     files: list[InputFile],
     shard_dir: Path,
     dtype: str,
     max_tokens_per_shard: int,
 ) -> dict[str, Any]:
-    """Write ``shard_dir`` from the parts under ``work``; return the source's summary."""
+    """Write ``shard_dir`` from the parts under ``work``; return the source's summary (with its content
+    fingerprint), and mark ``work`` as assembled."""
     by_file: dict[int, tuple[dict, dict]] = {}
     for part in committed_parts(work / "parts"):
         for entry in part["files"]:
@@ -163,7 +179,6 @@ def assemble_source(
 
     summary = {
         "source": name,
-        "fingerprint": fingerprint,
         "records": records,
         "documents": documents,
         "tokens": tokens,
@@ -173,7 +188,10 @@ def assemble_source(
         "redactions": redactions,
         "shards": roller.shards,
     }
+    summary["fingerprint"] = content_fingerprint(summary, roller.digests)
     summary = json.loads(json.dumps(summary, sort_keys=True))  # the key order a rerun reads back
     write_json_atomic(tmp / ASSEMBLED, summary)
     replace_dir(tmp, shard_dir)
+    # after the folder is in place: a kill in between only assembles the folder again
+    write_text_atomic(work / WORK_MARKER, summary["fingerprint"] + "\n")
     return summary

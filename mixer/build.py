@@ -156,6 +156,8 @@ def _run_build(plan: BuildPlan, options: BuildOptions) -> dict[str, Any]:
     recipe = plan.recipe
     output = plan.output
     write_json_atomic(output / OWNER_FILE, {"recipe": {"name": recipe.name, "hash": recipe.content_hash()}})
+    # from here until the new manifest is written the folder is not a finished build
+    (output / MANIFEST).unlink(missing_ok=True)
     for w in plan.warnings:
         echo(f"warning: {w}")
 
@@ -226,6 +228,9 @@ def run_mix(
     from mixer.lock import output_lock
 
     with output_lock(output):
+        # the blends are rewritten one by one: until the new manifest is written this is no finished build
+        # (a mix that is cut short leaves no manifest; the build then finds its shards current and blends)
+        manifest_path.unlink()
         counter = text_bytes_counter(output / manifest["tokenizer"]["path"], manifest["eos_id"])
         mixed = mix(output, recipe, manifest["dtype"], echo, counter)
         manifest["recipe"].update(hash=recipe.content_hash(), resolved=recipe.model_dump(mode="json"))
@@ -238,6 +243,7 @@ def run_mix(
 def _phase_summaries(blends: dict[str, dict]) -> dict[str, Any]:
     return {
         phase: {
+            "fingerprint": b["fingerprint"],
             "seq_len": b["seq_len"],
             "samples": b["samples"],
             "tokens": b["tokens"],
@@ -284,8 +290,10 @@ def source_fingerprint(
     seed: int | None = None,
     dedup: str | None = None,
 ) -> str:
-    """What decides a source's token parts: its recipe block, the input list, the tokenizer and dtype
-    (and the recipe's seed, for a source whose documents depend on it)."""
+    """The build key of a source's token parts (the name of its work folder): its recipe block, its inputs'
+    paths, sizes and modification times, the tokenizer and dtype (and the recipe's seed, for a source whose
+    documents depend on it). It decides what is current on this machine and never appears in the output,
+    which names a source by the fingerprint of its content (:mod:`mixer.assemble`)."""
     import hashlib
 
     config = sp.config.model_dump(mode="json")
@@ -437,7 +445,7 @@ def build_source(
         if stale.name != fp:
             shutil.rmtree(stale, ignore_errors=True)
     shard_dir = plan.output / "sources" / sp.name
-    assembled = read_assembled(shard_dir, fp)
+    assembled = read_assembled(shard_dir, work)
     if assembled is not None:
         echo(f"{sp.name}: up to date ({assembled['documents']:,} documents, {assembled['tokens']:,} tokens)")
         return assembled
@@ -493,7 +501,7 @@ def build_source(
     # rejected documents first: assembled.json, written last by assemble_source, marks the source complete
     publish_rejected(work / "rejected" if keep_rejected else None, plan.output / "rejected" / sp.name)
     return assemble_source(
-        sp.name, work, fp, sp.inputs.files, shard_dir, dtype, plan.recipe.build.max_tokens_per_shard
+        sp.name, work, sp.inputs.files, shard_dir, dtype, plan.recipe.build.max_tokens_per_shard
     )
 
 

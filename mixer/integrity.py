@@ -95,6 +95,12 @@ def _source(
 ) -> Iterator[int]:
     shard_dir = folder / "sources" / name
     assembled = _json(shard_dir / "assembled.json")
+    if assembled.get("fingerprint") != source.get("fingerprint"):
+        raise VerifyError(
+            shard_dir / "assembled.json",
+            f"fingerprint {assembled.get('fingerprint')}, the manifest says {source.get('fingerprint')}: the "
+            "source was rebuilt after the manifest was written; run the build again",
+        )
     if [s["name"] for s in assembled["shards"]] != [s["name"] for s in source["shards"]]:
         raise VerifyError(shard_dir / "assembled.json", "its shard list differs from the manifest's")
     documents = tokens = 0
@@ -165,6 +171,12 @@ def _validation_set(folder: Path, name: str, summary: dict[str, Any], quick: boo
 def _phase(folder: Path, phase: str, summary: dict[str, Any]) -> None:
     pdir = folder / "phases" / phase
     blend = _json(pdir / "blend.json")
+    if blend.get("fingerprint") != summary.get("fingerprint"):
+        raise VerifyError(
+            pdir / "blend.json",
+            f"fingerprint {blend.get('fingerprint')}, the manifest says {summary.get('fingerprint')}: the blend "
+            "was rewritten after the manifest was written; run `mixer mix` or the build again",
+        )
     names = list(blend["source_order"])
     source = _npy(pdir / "blend_source.npy")
     sample = _npy(pdir / "blend_sample.npy")

@@ -15,6 +15,12 @@ def read_manifest(folder: Path) -> dict[str, Any]:
     """The build's manifest, checked for the keys that inspect, report and the trainer read."""
     path = Path(folder) / "manifest.json"
     if not path.is_file():
+        if (Path(folder) / "work" / "recipe.json").is_file():
+            raise MixerError(
+                f"{folder}: no manifest.json: a build or mix of it is running or was interrupted, so it is "
+                "not a finished build; run the same `mixer build RECIPE` again to finish it (what is done is "
+                "kept)"
+            )
         raise MixerError(
             f"{folder}: no manifest.json, so it is not a `mixer build` output folder; pass the folder "
             "that `mixer build RECIPE` wrote (shards/<recipe name> by default), or run that build first"

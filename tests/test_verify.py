@@ -114,3 +114,56 @@ def test_a_missing_file_is_named(damaged):
     result = verify(damaged)
     assert result.exit_code == 1
     assert f"BROKEN {path}: missing" in result.output
+
+
+def test_a_blend_rewritten_after_the_manifest_is_found(damaged):
+    path = damaged / "phases" / "p" / "blend.json"
+    blend = json.loads(path.read_text())
+    recorded = json.loads((damaged / "manifest.json").read_text())["phases"]["p"]["fingerprint"]
+    assert blend["fingerprint"] == recorded
+    blend["fingerprint"] = "0" * 16  # as a blend of other weights would be
+    path.write_text(json.dumps(blend))
+    result = verify(damaged, "--quick")
+    assert result.exit_code == 1
+    assert f"BROKEN {path}: fingerprint {'0' * 16}, the manifest says {recorded}" in result.output
+
+
+def test_a_source_rebuilt_after_the_manifest_is_found(damaged):
+    path = damaged / "sources" / "web" / "assembled.json"
+    assembled = json.loads(path.read_text())
+    recorded = assembled["fingerprint"]
+    assembled["fingerprint"] = "f" * 16
+    path.write_text(json.dumps(assembled))
+    result = verify(damaged, "--quick")
+    assert result.exit_code == 1
+    assert f"BROKEN {path}: fingerprint {'f' * 16}, the manifest says {recorded}" in result.output
+
+
+def test_an_interrupted_mix_leaves_no_finished_build(good, tmp_path, monkeypatch):
+    copy = tmp_path / "out"
+    shutil.copytree(good, copy)
+    before = (copy / "manifest.json").read_bytes()
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text((good.parent / "r.yaml").read_text().replace("tokens: 20000", "tokens: 10000"))
+
+    def killed_midway(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    import mixer.mixing.mix
+
+    with monkeypatch.context() as m:
+        m.setattr(mixer.mixing.mix, "mix", killed_midway)
+        result = CliRunner().invoke(main, ["mix", str(recipe), "-o", str(copy)])
+    assert result.exit_code == 130
+    assert not (copy / "manifest.json").exists()
+    result = verify(copy)
+    assert result.exit_code == 1
+    assert f"BROKEN {copy / 'manifest.json'}: missing: not a finished build" in result.output
+    result = CliRunner().invoke(main, ["inspect", str(copy)])
+    assert result.exit_code != 0
+    assert "a build or mix of it is running or was interrupted" in result.output
+    # the same build again finds every source current and writes the blends and the manifest
+    result = CliRunner().invoke(main, ["build", str(good.parent / "r.yaml"), "-o", str(copy)])
+    assert result.exit_code == 0, result.output
+    assert "tokenizing" not in result.output
+    assert (copy / "manifest.json").read_bytes() == before
