@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,6 +81,40 @@ def quiet_datatrove_console() -> None:
     executor_base.close_task_logger = close_task_logger
 
 
+def _start_workers_deaf_to_ctrl_c() -> None:
+    """Start multiprocess's fork server (the parent of datatrove's pool workers) with SIGINT ignored.
+
+    Ctrl-C reaches every process of the terminal's process group. The build's own process turns it into
+    KeyboardInterrupt, leaves the pool (which terminates its workers) and tells the user how to resume;
+    a worker that took it too would die printing a KeyboardInterrupt traceback. A disposition of "ignore"
+    survives exec, so Python in the fork server installs no KeyboardInterrupt handler and every worker it
+    forks inherits "ignore" from its first instant (see :func:`_workers_pass_ctrl_c_to_programs` for the
+    programs a worker runs). Does nothing when the fork server is already running or off the main thread.
+    """
+    from multiprocess import forkserver
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        forkserver.ensure_running()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _do_nothing(signum: int, frame: object) -> None:
+    pass
+
+
+def _workers_pass_ctrl_c_to_programs(data: object, rank: int = 0, world_size: int = 1) -> None:
+    """The first step of a pipeline run in a pool worker: still deaf to Ctrl-C, but through a handler
+    that does nothing rather than "ignore", because exec resets a handler (not "ignore") to the default:
+    the programs the worker starts (git) then stop at Ctrl-C like every other process of the terminal.
+    """
+    signal.signal(signal.SIGINT, _do_nothing)
+    return None
+
+
 def run_pipeline(
     pipeline: list, choice: ExecutorChoice, logging_dir: Path, job_name: str, skip_completed: bool = False
 ) -> bool:
@@ -91,6 +127,9 @@ def run_pipeline(
     if choice.type == "local":
         from datatrove.executor import LocalPipelineExecutor
 
+        if choice.workers > 1:  # a pool of worker processes; with one worker the tasks run in this process
+            _start_workers_deaf_to_ctrl_c()
+            pipeline = [_workers_pass_ctrl_c_to_programs, *pipeline]
         executor = LocalPipelineExecutor(
             pipeline,
             tasks=choice.tasks,

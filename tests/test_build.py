@@ -280,3 +280,136 @@ def test_a_second_build_of_the_same_folder_is_refused(corpus, tmp_path):
     assert f"{out} is being written by mixer pid " in result.output and "run again" in result.output
     result, _ = build(tmp_path, recipe_text(corpus["root"]))  # the lock went with its holder
     assert result.exit_code == 0, result.output
+
+
+def live_processes_in_group(pgid: int) -> list[str]:
+    """``pid command`` of every process in process group ``pgid`` that has not exited (zombies excluded)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # exited meanwhile
+            continue
+        command, rest = text[text.index("(") + 1 : text.rindex(")")], text[text.rindex(")") + 2 :].split()
+        state, group = rest[0], int(rest[2])
+        if group == pgid and state not in ("Z", "X"):
+            found.append(f"{stat.parent.name} {command}")
+    return found
+
+
+def test_ctrl_c_stops_cleanly_and_the_same_command_resumes(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from test_resume import tree
+
+    data = tmp_path / "data"
+    for f in range(8):
+        write_jsonl(
+            data / f"{f}.jsonl",
+            [{"text": f"file {f} document {i} " + "about rivers and stones " * 30} for i in range(800)],
+        )
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(
+        f'name: ctrlc\ntokenizer: {{train: {{vocab_size: 300, sample_bytes: 20000}}}}\nsources:\n  web: {{type: jsonl, paths: ["{data}/*.jsonl"]}}\n'
+    )
+
+    def cmd(out: Path) -> list[str]:  # two workers: the tasks run in datatrove's process pool
+        return [sys.executable, "-m", "mixer.cli", "build", str(recipe), "-o", str(out), "--workers", "2"]
+
+    subprocess.run(cmd(tmp_path / "ref"), check=True, capture_output=True)
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        cmd(out), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    deadline = time.monotonic() + 60
+    committed = "work/sources/web/*/parts/p*.json"  # a task has finished its files: the build is mid-source
+    while proc.poll() is None and time.monotonic() < deadline and not any(out.glob(committed)):
+        time.sleep(0.005)
+    running = proc.poll() is None
+    if running:
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole process group
+    stdout, stderr = proc.communicate(timeout=60)
+    assert running, "the build finished before a file was committed"
+    assert proc.returncode == 130, stdout + stderr
+    message = "Interrupted. Finished work is kept: run the same command again to resume."
+    assert stderr.strip() == message, stderr  # and nothing else: no traceback from the pool's workers
+    deadline = time.monotonic() + 10
+    while (left := live_processes_in_group(proc.pid)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert left == []  # the pool's workers, the fork server and datatrove's manager are gone
+    assert not (out / "manifest.json").exists()
+
+    again = subprocess.run(cmd(out), capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
+    assert "web: tokenizing 8 files, " in again.stdout and " already done)" in again.stdout
+    assert tree(out) == tree(tmp_path / "ref")
+
+
+def test_the_lock_of_a_killed_build_does_not_block_the_next(corpus, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    out = tmp_path / "out"
+    (out / "work").mkdir(parents=True)
+    (out / "work" / "recipe.json").write_text(json.dumps({"recipe": {"name": "t"}}))  # a build of this recipe
+    holder = subprocess.Popen(  # ... in another process, which takes the lock and then crashes
+        [
+            sys.executable,
+            "-c",
+            "import time\nfrom mixer.lock import output_lock\n"
+            f"with output_lock({str(out)!r}):\n    print('locked', flush=True)\n    time.sleep(600)\n",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline() == "locked\n"
+        result, _ = build(tmp_path, recipe_text(corpus["root"]))
+        assert result.exit_code == 2
+        assert (
+            f"Error: {out} is being written by mixer pid {holder.pid}; wait for it to finish (or stop it) "
+            "and run again\n" == result.output
+        )
+        os.kill(holder.pid, signal.SIGKILL)  # no cleanup runs: the lock file stays, naming the dead build
+        assert holder.wait() == -signal.SIGKILL
+    finally:
+        holder.kill()
+    assert (out / "work" / "build.lock").read_text() == f"mixer pid {holder.pid}"
+    result, _ = build(tmp_path, recipe_text(corpus["root"]))
+    assert result.exit_code == 0, result.output
+    assert load_manifest(out)["sources"]["web"]["documents"] == len(corpus["web"])
+
+
+def test_pool_workers_are_deaf_to_ctrl_c_but_the_programs_they_start_are_not(tmp_path):
+    import os
+    import signal
+    import subprocess
+
+    from mixer.engine import choose_executor, run_pipeline
+    from mixer.recipe import ExecutorConfig
+
+    def record(data, rank: int = 0, world_size: int = 1):
+        handler = signal.getsignal(signal.SIGINT)
+        status = subprocess.run(["cat", "/proc/self/status"], capture_output=True, text=True).stdout
+        ignored = int(next(x for x in status.splitlines() if x.startswith("SigIgn:")).split()[1], 16)
+        (tmp_path / f"{rank}.json").write_text(
+            json.dumps(
+                {
+                    "pid": os.getpid(),
+                    "handler": getattr(handler, "__qualname__", str(handler)),
+                    "program_ignores_sigint": bool(ignored & (1 << (signal.SIGINT - 1))),
+                }
+            )
+        )
+
+    choice = choose_executor(ExecutorConfig(), tasks=2, workers=2)
+    assert run_pipeline([record], choice, tmp_path / "logs", "signals")
+    seen = [json.loads((tmp_path / f"{rank}.json").read_text()) for rank in range(2)]
+    assert all(s["pid"] != os.getpid() for s in seen)  # they ran in the pool
+    assert [(s["handler"], s["program_ignores_sigint"]) for s in seen] == [("_do_nothing", False)] * 2

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 import zstandard
 from click.testing import CliRunner
 from conftest import write_jsonl
@@ -137,3 +138,233 @@ def test_recipe_attacks_fail_before_work(tmp_path):
         result = CliRunner().invoke(main, ["build", str(recipe), "--dry-run"])
         assert result.exit_code == 2, text
         assert expected in result.output, result.output
+
+
+def git(repo: Path, *args: str) -> str:
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "Ada",
+        "GIT_AUTHOR_EMAIL": "ada@example.com",
+        "GIT_COMMITTER_NAME": "Ada",
+        "GIT_COMMITTER_EMAIL": "ada@example.com",
+        "GIT_AUTHOR_DATE": "2024-01-01T12:00:00+00:00",
+        "GIT_COMMITTER_DATE": "2024-01-01T12:00:00+00:00",
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_CONFIG_NOSYSTEM": "1",
+    }
+    out = subprocess.run(["git", "-C", str(repo), *args], env=env, check=True, capture_output=True)
+    return out.stdout.decode().strip()
+
+
+def repository(path: Path, commits: int) -> Path:
+    """``commits`` commits, the k-th adding module mk.py."""
+    path.mkdir(parents=True)
+    git(path, "init", "-q", "-b", "main")
+    for k in range(1, commits + 1):
+        (path / f"m{k}.py").write_text(f"def f{k}():\n    return {k}\n")
+        git(path, "add", "-A")
+        git(path, "commit", "-q", "-m", f"Add module number {k}")
+    return path
+
+
+def decoded(out: Path, source: str) -> list[str]:
+    from mixer.mixing.corpus import SourceCorpus
+    from mixer.tokenizer import Encoder, load_tokenizer_info
+
+    tok = read_manifest(out)["tokenizer"]
+    encoder = Encoder(load_tokenizer_info(out / tok["path"], eos_token=tok["eos_token"], backend="hf"))
+    docs = SourceCorpus(out, source)
+    return [encoder.decode([int(t) for t in docs.document(i)]) for i in range(len(docs))]
+
+
+def test_a_git_repository_with_a_corrupt_object_is_read_up_to_the_damage(tmp_path):
+    broken = repository(tmp_path / "broken", 4)
+    intact = tmp_path / "intact"
+    subprocess.run(["git", "clone", "-q", "--no-local", str(broken), str(intact)], check=True)
+    fine = repository(tmp_path / "fine", 2)
+    blob = git(broken, "rev-parse", "HEAD~1:m3.py")  # the file commit 3 adds
+    loose = broken / ".git" / "objects" / blob[:2] / blob[2:]
+    loose.chmod(0o644)
+    loose.write_bytes(loose.read_bytes()[:10])  # cut inside the zlib stream
+    result, out = build(
+        tmp_path,
+        f'  commits: {{type: git_commits, paths: ["{broken}", "{fine}"]}}\n'
+        f'  diffs: {{type: git_commits, paths: ["{broken}"], format: diff}}\n',
+    )
+    assert result.exit_code == 0, result.output
+    sources = read_manifest(out)["sources"]
+    for name, documents in [("commits", 2 + 2), ("diffs", 2)]:
+        s = sources[name]
+        assert s["documents"] == s["records"] == documents, name  # commits 1 and 2 of broken, then fine
+        assert s["skipped"] == {"unreadable_repository": 1}, name  # commits 3 and 4: the rest of broken
+        assert s["skip_examples"] == {"unreadable_repository": [f"{broken}:3 (fatal: unable to read {blob})"]}
+    # what was kept is exactly what the undamaged history gives for the first two commits
+    from mixer.readers.git_commits import GitCommitsReader
+    from mixer.sources.base import InputFile
+    from mixer.sources.git_commits import GitCommitsSource
+
+    config = GitCommitsSource(type="git_commits", paths=[str(intact)], format="diff")
+    reader = GitCommitsReader("diffs", [InputFile(str(intact), -1)], config=config)
+    texts = [r["text"] for _, r in reader.records(str(intact))]
+    assert len(texts) == 4
+    assert decoded(out, "diffs") == [t + "<|endoftext|>" for t in texts[:2]]
+
+
+def without_dac_override() -> None:
+    """For a build run as root: give up the capabilities that let root read any file (CAP_DAC_OVERRIDE,
+    CAP_DAC_READ_SEARCH) from the bounding set, which root's exec would otherwise restore."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    for capability in (1, 2):  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH
+        if libc.prctl(24, capability, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+
+
+def test_unreadable_files_are_counted_skips(tmp_path):
+    web, notes = tmp_path / "web", tmp_path / "notes"
+    write_jsonl(web / "a.jsonl", GOOD)
+    write_jsonl(web / "locked.jsonl", GOOD[:5])
+    notes.mkdir()
+    for i in range(3):
+        (notes / f"n{i}.txt").write_text(f"note {i} about rivers and stones")
+    for locked in (web / "locked.jsonl", notes / "n1.txt"):
+        locked.chmod(0o000)
+    preexec = without_dac_override if os.geteuid() == 0 else None
+    probe = [sys.executable, "-c", f"open({str(web / 'locked.jsonl')!r}, 'rb')"]
+    try:
+        denied = subprocess.run(probe, preexec_fn=preexec, capture_output=True, text=True)
+    except subprocess.SubprocessError as e:  # preexec_fn failed: root that cannot drop capabilities
+        pytest.skip(f"cannot make a file unreadable here: {e}")
+    if "PermissionError" not in denied.stderr:
+        pytest.skip("this environment can read a file of mode 000")
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(
+        "name: hostile\ntokenizer: {train: {vocab_size: 300, sample_bytes: 20000}}\nsources:\n"
+        f'  web: {{type: jsonl, paths: ["{web}"]}}\n  notes: {{type: text, paths: ["{notes}"]}}\n'
+    )
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "mixer.cli", "build", str(recipe), "-o", str(out)]
+    result = subprocess.run(cmd, preexec_fn=preexec, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    sources = read_manifest(out)["sources"]
+    assert sources["web"]["files"] == 2 and sources["web"]["documents"] == 40
+    assert sources["web"]["skipped"] == {"unreadable_file": 1}
+    locked = web / "locked.jsonl"
+    assert sources["web"]["skip_examples"] == {
+        "unreadable_file": [f"{locked}:1 (PermissionError: [Errno 13] Permission denied: '{locked}')"]
+    }
+    assert sources["notes"]["files"] == 3 and sources["notes"]["documents"] == 2
+    assert sources["notes"]["skip_examples"] == {
+        "unreadable_file": [f"{notes / 'n1.txt'}:0 (PermissionError: Permission denied)"]
+    }
+    assert "skipped as unreadable_file" in result.stdout
+
+
+def symlink_loops(tmp_path: Path) -> tuple[Path, Path]:
+    """A jsonl and a text folder, each with a link to itself, two links to each other, and two folders
+    that link to each other (a/to_b -> b, b/to_a -> a): three real files each."""
+    web, notes = tmp_path / "web", tmp_path / "notes"
+    write_jsonl(web / "good.jsonl", GOOD[:10])
+    write_jsonl(web / "tree" / "a" / "x.jsonl", GOOD[10:20])
+    write_jsonl(web / "tree" / "b" / "y.jsonl", GOOD[20:30])
+    for folder, suffix in [(web, ".jsonl"), (notes / "tree", ".txt")]:
+        folder.mkdir(parents=True, exist_ok=True)
+        os.symlink(f"self{suffix}", folder / f"self{suffix}")
+        os.symlink(f"pong{suffix}", folder / f"ping{suffix}")
+        os.symlink(f"ping{suffix}", folder / f"pong{suffix}")
+    (notes / "tree" / "a").mkdir()
+    (notes / "tree" / "b").mkdir()
+    for i, name in enumerate(["good.txt", "tree/a/x.txt", "tree/b/y.txt"]):
+        (notes / name).write_text(f"note {i} about rivers and stones")
+    for tree in (web / "tree", notes / "tree"):
+        os.symlink("../b", tree / "a" / "to_b")
+        os.symlink("../a", tree / "b" / "to_a")
+    return web, notes
+
+
+def input_files(out: Path, source: str) -> list[str]:
+    """The real paths of the files a source's shards were made of."""
+    return sorted(
+        os.path.realpath(i["path"])
+        for sidecar in (out / "sources" / source).glob("[0-9]*.json")
+        for i in json.loads(sidecar.read_text())["inputs"]
+    )
+
+
+def run_build(tmp_path: Path, sources: str) -> tuple[subprocess.CompletedProcess, Path]:
+    """``mixer build`` in a subprocess, so that a hang fails the test instead of stalling the suite."""
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(
+        f"name: hostile\ntokenizer: {{train: {{vocab_size: 300, sample_bytes: 20000}}}}\nsources:\n{sources}"
+    )
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "mixer.cli", "build", str(recipe), "-o", str(out)]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120), out
+
+
+def test_symlink_loops_are_warned_and_never_followed_forever(tmp_path):
+    web, notes = symlink_loops(tmp_path)
+    result, out = run_build(
+        tmp_path,
+        f'  web: {{type: jsonl, paths: ["{web}/*.jsonl", "{web}/tree/**/*.jsonl"]}}\n'
+        f'  notes: {{type: text, paths: ["{notes}/tree/*.txt", "{notes}"]}}\n'
+        f'  notes_deep: {{type: text, paths: ["{notes}/**/*.txt"]}}\n',
+    )
+    assert result.returncode == 0, result.stderr
+    sources = read_manifest(out)["sources"]
+    assert sources["web"]["documents"] == 30 and sources["web"]["skipped"] == {}
+    assert input_files(out, "web") == [
+        str(web / p) for p in ["good.jsonl", "tree/a/x.jsonl", "tree/b/y.jsonl"]
+    ]
+    for name in ("notes", "notes_deep"):  # each real file once, however many looped paths lead to it
+        assert sources[name]["documents"] == 3 and sources[name]["skipped"] == {}, name
+        assert input_files(out, name) == [
+            str(notes / p) for p in ["good.txt", "tree/a/x.txt", "tree/b/y.txt"]
+        ]
+
+    def not_a_file(where: str, link: Path) -> str:
+        return (
+            f"warning: sources.{where}: '{link}' is not a regular file (a broken link, a device or a socket); "
+            "skipped"
+        )
+
+    tree = notes / "tree"
+    assert [line for line in result.stdout.splitlines() if line.startswith("warning: ")] == [
+        *(not_a_file("web.paths[0]", web / f"{n}.jsonl") for n in ("ping", "pong", "self")),
+        *(not_a_file("notes.paths[0]", tree / f"{n}.txt") for n in ("ping", "pong", "self")),
+        f"warning: sources.notes.paths[0]: '{tree}/*.txt' matched no files",
+        *(not_a_file("notes_deep.paths[0]", tree / f"{n}.txt") for n in ("ping", "pong", "self")),
+    ]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="expand_pattern (mixer/sources/base.py) drops unfollowable links under a folder silently",
+)
+def test_a_folder_path_warns_about_the_links_it_cannot_follow(tmp_path):
+    from mixer.sources.base import expand_pattern
+
+    _, notes = symlink_loops(tmp_path)
+    not_files: list[str] = []
+    assert expand_pattern(str(notes), (".txt",), not_files) == [
+        str(notes / p) for p in ["good.txt", "tree/a/x.txt", "tree/b/y.txt"]
+    ]
+    assert not_files == [str(notes / "tree" / p) for p in ["ping.txt", "pong.txt", "self.txt"]]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=subprocess.TimeoutExpired,
+    reason="glob's ** follows links to folders: two links to '.' make 2**40 paths (mixer/sources/base.py)",
+)
+def test_a_recursive_pattern_through_two_links_to_its_folder_ends(tmp_path):
+    write_jsonl(tmp_path / "d" / "f.jsonl", GOOD[:1])
+    os.symlink(".", tmp_path / "d" / "x")
+    os.symlink(".", tmp_path / "d" / "y")
+    code = (
+        "from mixer.sources.base import expand_pattern; "
+        f"print(len(expand_pattern({str(tmp_path / 'd' / '**' / '*.jsonl')!r}, ())))"
+    )
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=5)
+    assert found.stdout == "1\n"

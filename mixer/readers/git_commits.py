@@ -52,13 +52,23 @@ class GitCommitsReader(MixerReader):
             max_diff_bytes=cfg.max_diff_bytes,
         )
         blobs = BlobReader(path) if commitpack else None
-        n = 0
+        # A commit is rendered only once git has moved on to the next one or exited cleanly: when git dies
+        # mid-way (a corrupt object), the commit it was printing is cut short, and a diff cut short must
+        # neither become a document nor be counted under another reason. So two commits are held at most.
+        done = 0  # commits rendered
+        held: Commit | None = None
         try:
             for n, commit in enumerate(commits, start=1):
-                for record in self._commit(path, n, commit, rules, blobs):
-                    yield n, record
-        except GitError as e:
-            yield n, Skip("unreadable_repository", n + 1, str(e))
+                if held is not None:
+                    for record in self._commit(path, n - 1, held, rules, blobs):
+                        yield n - 1, record
+                    done = n - 1
+                held = commit
+            if held is not None:
+                for record in self._commit(path, done + 1, held, rules, blobs):
+                    yield done + 1, record
+        except GitError as e:  # the rest of the repository, from the commit git could not finish
+            yield done + 1, Skip("unreadable_repository", done + 1, str(e))
         finally:
             commits.close()
             if blobs is not None:
