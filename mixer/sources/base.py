@@ -8,6 +8,7 @@ the recipe (and the trainer that loads it) stays importable without datatrove.
 
 from __future__ import annotations
 
+import fnmatch
 import glob
 import os
 from dataclasses import dataclass, field
@@ -132,25 +133,71 @@ def expand_pattern(
     pattern: str, directory_suffixes: tuple[str, ...], not_files: list[str] | None = None
 ) -> list[str]:
     """Sorted regular files matching ``pattern``; a directory stands for the files under it with the given
-    suffixes. Matches that are neither (broken links, devices, sockets) are appended to ``not_files``."""
+    suffixes. Matches that are neither (broken links, links in a loop, devices, sockets) are appended to
+    ``not_files``. ``**`` matches any number of folders but, unlike ``glob``, never descends through a link
+    to a folder: two links to ``.`` would otherwise make ``glob`` walk 2**40 paths."""
     pattern = os.path.expanduser(pattern)
     out: list[str] = []
-    for match in sorted(glob.glob(pattern, recursive=True)):
+    for match in sorted(_recursive_matches(pattern) if "**" in pattern else glob.glob(pattern)):
         if os.path.isdir(match):
             if not directory_suffixes:
                 continue
-            for root, dirs, names in os.walk(match):
+            for root, dirs, names in os.walk(match):  # links to folders are not followed
                 dirs.sort()
                 for n in sorted(names):
                     if n.lower().endswith(directory_suffixes):
                         path = os.path.join(root, n)
                         if os.path.isfile(path):
                             out.append(path)
+                        elif not_files is not None:
+                            not_files.append(path)
         elif os.path.isfile(match):
             out.append(match)
         elif not_files is not None:
             not_files.append(match)
     return out
+
+
+def _recursive_matches(pattern: str) -> list[str]:
+    """``glob.glob(pattern, recursive=True)`` without following links to folders below the first ``**``:
+    the folders before it are globbed, everything under them walked once and matched part by part (names
+    starting with a dot only where the pattern's part does, as in ``glob``)."""
+    parts = pattern.split(os.sep)
+    first = parts.index("**") if "**" in parts else next(i for i, p in enumerate(parts) if "**" in p)
+    prefix, rest = os.sep.join(parts[:first]), parts[first:]
+    folders_only = rest[-1] == ""  # a pattern ending in "/" matches folders, named with the "/"
+    rest = rest[:-1] if folders_only else rest
+    hidden = any(p.startswith(".") for p in rest)  # else hidden folders cannot match: not walked
+    bases = glob.glob(prefix) if glob.has_magic(prefix) else [prefix]
+    found = []
+    for base in bases:
+        if not os.path.isdir(base or "."):
+            continue
+        for root, dirs, names in os.walk(base or "."):
+            # links to folders are listed in ``dirs`` but not walked: they can still be a match themselves
+            links = [d for d in dirs if os.path.islink(os.path.join(root, d))]
+            dirs[:] = sorted(d for d in dirs if (hidden or not d.startswith(".")) and d not in links)
+            rel = os.path.relpath(root, base or ".")
+            here = [] if rel == "." else rel.split(os.sep)
+            if _parts_match(here, rest):
+                found.append(os.path.join(base, *here) if here else os.path.join(base, ""))
+            for name in names + links:
+                if _parts_match([*here, name], rest):
+                    found.append(os.path.join(base, *here, name))
+    if folders_only:
+        return [p if p.endswith(os.sep) else p + os.sep for p in found if os.path.isdir(p)]
+    return found
+
+
+def _parts_match(names: list[str], parts: list[str]) -> bool:
+    if not parts:
+        return not names
+    if parts[0] == "**":
+        deeper = bool(names) and not names[0].startswith(".") and _parts_match(names[1:], parts)
+        return deeper or _parts_match(names, parts[1:])
+    if not names or (names[0].startswith(".") and not parts[0].startswith(".")):
+        return False
+    return fnmatch.fnmatchcase(names[0], parts[0]) and _parts_match(names[1:], parts[1:])
 
 
 SOURCE_TYPES: dict[str, type[SourceConfig]] = {}
