@@ -134,3 +134,22 @@ def test_slurm_executor_submits_array_jobs_through_sbatch(corpus, tmp_path, monk
         for s in arrays
     )
     assert not (tmp_path / "out" / "manifest.json").exists()
+
+
+def test_patterns_follow_links_to_folders_once(tmp_path):
+    from mixer.sources.base import expand_pattern
+
+    for rel in ["data/a.jsonl", "data/sub/b.jsonl", "disk2/c.jsonl", "data/.hidden/d.jsonl"]:
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("{}\n")
+    os.symlink(tmp_path / "disk2", tmp_path / "data" / "more")  # a corpus spread over two disks
+    os.symlink(".", tmp_path / "data" / "here")  # loops: entered no more than once
+    os.symlink("..", tmp_path / "data" / "sub" / "up")
+    data = tmp_path / "data"
+    assert expand_pattern(str(data / "**" / "*.jsonl"), ()) == [
+        str(data / "a.jsonl"), str(data / "more" / "c.jsonl"), str(data / "sub" / "b.jsonl")
+    ]  # fmt: skip
+    assert expand_pattern(str(data), (".jsonl",)) == [
+        str(data / "a.jsonl"), str(data / ".hidden" / "d.jsonl"), str(data / "more" / "c.jsonl"),
+        str(data / "sub" / "b.jsonl"),
+    ]  # fmt: skip

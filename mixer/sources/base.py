@@ -11,6 +11,7 @@ from __future__ import annotations
 import fnmatch
 import glob
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -134,16 +135,15 @@ def expand_pattern(
 ) -> list[str]:
     """Sorted regular files matching ``pattern``; a directory stands for the files under it with the given
     suffixes. Matches that are neither (broken links, links in a loop, devices, sockets) are appended to
-    ``not_files``. ``**`` matches any number of folders but, unlike ``glob``, never descends through a link
-    to a folder: two links to ``.`` would otherwise make ``glob`` walk 2**40 paths."""
+    ``not_files``. Folders are walked following links to folders, but each real folder once: ``glob``'s
+    ``**`` would walk 2**40 paths below two links to ``.``."""
     pattern = os.path.expanduser(pattern)
     out: list[str] = []
     for match in sorted(_recursive_matches(pattern) if "**" in pattern else glob.glob(pattern)):
         if os.path.isdir(match):
             if not directory_suffixes:
                 continue
-            for root, dirs, names in os.walk(match):  # links to folders are not followed
-                dirs.sort()
+            for root, _, names in _walk_once(match):
                 for n in sorted(names):
                     if n.lower().endswith(directory_suffixes):
                         path = os.path.join(root, n)
@@ -158,10 +158,28 @@ def expand_pattern(
     return out
 
 
+def _walk_once(top: str, hidden: bool = True) -> Iterator[tuple[str, list[str], list[str]]]:
+    """``os.walk(top, followlinks=True)`` in sorted order that enters every real folder once (a link to a
+    folder already entered, or about to be, is not descended: loops end), optionally skipping hidden
+    folders. Yields (folder, folders not entered, other names)."""
+    seen = {os.path.realpath(top)}
+    for root, dirs, names in os.walk(top, followlinks=True):
+        entered, skipped = [], []
+        for d in sorted(dirs):
+            real = os.path.realpath(os.path.join(root, d))
+            if real in seen or (not hidden and d.startswith(".")):
+                skipped.append(d)
+            else:
+                seen.add(real)
+                entered.append(d)
+        dirs[:] = entered
+        yield root, skipped, names
+
+
 def _recursive_matches(pattern: str) -> list[str]:
-    """``glob.glob(pattern, recursive=True)`` without following links to folders below the first ``**``:
-    the folders before it are globbed, everything under them walked once and matched part by part (names
-    starting with a dot only where the pattern's part does, as in ``glob``)."""
+    """``glob.glob(pattern, recursive=True)``, but walking each real folder once: the folders before the
+    first ``**`` are globbed, everything under them walked (:func:`_walk_once`) and matched part by part
+    (names starting with a dot only where the pattern's part does, as in ``glob``)."""
     parts = pattern.split(os.sep)
     first = parts.index("**") if "**" in parts else next(i for i, p in enumerate(parts) if "**" in p)
     prefix, rest = os.sep.join(parts[:first]), parts[first:]
@@ -173,15 +191,12 @@ def _recursive_matches(pattern: str) -> list[str]:
     for base in bases:
         if not os.path.isdir(base or "."):
             continue
-        for root, dirs, names in os.walk(base or "."):
-            # links to folders are listed in ``dirs`` but not walked: they can still be a match themselves
-            links = [d for d in dirs if os.path.islink(os.path.join(root, d))]
-            dirs[:] = sorted(d for d in dirs if (hidden or not d.startswith(".")) and d not in links)
+        for root, skipped, names in _walk_once(base or ".", hidden):
             rel = os.path.relpath(root, base or ".")
             here = [] if rel == "." else rel.split(os.sep)
             if _parts_match(here, rest):
                 found.append(os.path.join(base, *here) if here else os.path.join(base, ""))
-            for name in names + links:
+            for name in names + skipped:  # a folder not entered can still be a match itself
                 if _parts_match([*here, name], rest):
                     found.append(os.path.join(base, *here, name))
     if folders_only:
