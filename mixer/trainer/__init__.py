@@ -1,4 +1,13 @@
 """The trainer: a GPT (`model`) and its learning-rate schedules (`schedule`), read from mixer's on-disk shards.
 
 Imports need torch and numpy only: GPU machines often lack the build stack (datatrove, tokenizers, pydantic).
+Without torch (the `train` extra) importing any part of the trainer fails with `MissingDependency`, which
+names what to install, instead of an ImportError from deep inside a module.
 """
+
+from importlib.util import find_spec
+
+from mixer.errors import MissingDependency
+
+if find_spec("torch") is None:
+    raise MissingDependency("torch", "the trainer (`mixer train`)", extra="train")

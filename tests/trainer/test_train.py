@@ -387,3 +387,20 @@ def test_broken_shards_are_refused_at_start(built, tmp_path):
         f"{index}: " in result.output and f"run `mixer verify {broken}` for the full check" in result.output
     )
     assert not (tmp_path / "run").exists()
+
+
+def test_train_without_torch_names_the_package_to_install(built, tmp_path):
+    recipe, shards = built
+    code = f"""
+import sys
+sys.modules["torch"] = None  # as if torch were not installed
+from mixer.cli import main
+main({["train", str(recipe), "--phase", "pretrain", "--shards", str(shards), "--out", str(tmp_path)]!r})
+"""
+    result = subprocess.run([sys.executable, "-c", code], env=ENV, capture_output=True, text=True)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == (
+        "Error: the trainer (`mixer train`) needs the package 'torch', which is not installed: "
+        "run `pip install 'mixer[train]'`\n"
+    )
+    assert not (tmp_path / "pretrain").exists()
