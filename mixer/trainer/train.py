@@ -38,7 +38,7 @@ from mixer.trainer import checkpoint
 from mixer.trainer.data import Batch, PhaseBatches
 from mixer.trainer.dist import Dist, setup, teardown
 from mixer.trainer.evaluate import evaluate, load_validation
-from mixer.trainer.logs import RunLog, peak_flops
+from mixer.trainer.logs import RunLog, peak_flops, read_metrics
 from mixer.trainer.model import GPT, ModelConfig, count_parameters, flops_per_token, preset_config
 from mixer.trainer.schedule import Schedule
 
@@ -242,8 +242,13 @@ def _train(req: TrainRequest, d: Dist, say: Echo) -> dict[str, Any]:
         say(f"{req.phase} step {step}: validation " + _format_eval(results))
         return results
 
-    first_eval = run_eval() if step == 0 and validation else None
-    last_eval = first_eval
+    if not validation:
+        first_eval = None
+    elif step == 0:
+        first_eval = run_eval()
+    else:  # resumed: the step-0 evaluation is in the log of the run's first start
+        first_eval = _logged_eval(log.path, 0) if d.is_main else None
+    last_eval = first_eval if step == 0 else None
     ddp = isinstance(model, nn.parallel.DistributedDataParallel)
     fsdp = hasattr(model, "set_requires_gradient_sync")
     started = time.perf_counter()
@@ -313,7 +318,7 @@ def _train(req: TrainRequest, d: Dist, say: Echo) -> dict[str, Any]:
     if d.is_main:
         checkpoint.clean(run_dir, keep=0)  # the phase is done: final/ is the checkpoint that matters
     log.close()
-    if first_eval is not None and validation:
+    if first_eval is not None and last_eval is not None:
         say(_before_after(req.phase, first_eval, last_eval))
     say(f"{req.phase}: done, {step} steps; checkpoint {run_dir / checkpoint.FINAL}")
     return final_state
@@ -454,6 +459,16 @@ def _digest(micro: list[Batch], d: Dist) -> str:
     crcs = torch.tensor([zlib.crc32(np.ascontiguousarray(r).tobytes()) for r in full], dtype=torch.int64)
     gathered = d.gather(crcs.to(d.device)).cpu().numpy()
     return hashlib.sha256(gathered.tobytes()).hexdigest()[:16]
+
+
+def _logged_eval(metrics: Path, step: int) -> dict[str, Any] | None:
+    """The per-source results of the evaluation logged at `step`, or None (no log, or none at that step)."""
+    if not metrics.is_file():
+        return None
+    for record in read_metrics(metrics):
+        if record["event"] == "eval" and record["step"] == step:
+            return record["sources"]
+    return None
 
 
 def _copy_tokenizer(output: Path, run_dir: Path) -> None:

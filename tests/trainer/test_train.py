@@ -196,6 +196,7 @@ def test_kill_and_resume_gives_bit_identical_losses(built, tmp_path):
     )
     assert resumed.returncode == 0, resumed.stderr
     assert "resuming from" in resumed.stdout
+    assert "pretrain: validation loss per source" in resumed.stdout  # step 0's evaluation read back
     assert sorted(p.name for p in (killed / "pretrain").iterdir()) == sorted(
         p.name for p in (reference / "pretrain").iterdir()
     )  # no checkpoint left behind, torn or not
@@ -404,3 +405,51 @@ main({["train", str(recipe), "--phase", "pretrain", "--shards", str(shards), "--
         "run `pip install 'mixer[train]'`\n"
     )
     assert not (tmp_path / "pretrain").exists()
+
+
+class Interrupted(Exception):
+    pass
+
+
+def interrupt_at(built, out: Path, step: int, max_steps: int = 8) -> None:
+    """Run the pretrain phase in this process as `--max-steps max_steps` would, stopping it as it reports
+    `step`: like a kill after step `step - 1`'s checkpoint (the interval is 2)."""
+    from mixer.recipe import load_recipe
+    from mixer.trainer.settings import resolve_settings
+    from mixer.trainer.train import TrainRequest, train
+
+    recipe_path, shards = built
+    recipe = load_recipe(recipe_path)
+    settings = resolve_settings(recipe, "pretrain", overrides={"max_steps": max_steps})
+
+    def echo(line: str) -> None:
+        if line.startswith(f"pretrain step {step}/"):
+            raise Interrupted
+
+    with pytest.raises(Interrupted):
+        train(TrainRequest(shards, "pretrain", out, settings, recipe.name, recipe.seed), echo=echo)
+    assert (out / "pretrain" / f"step-{step - 1:06d}" / "state.json").is_file()
+    assert not (out / "pretrain" / "final").exists()
+
+
+def before_after_table(output: str) -> list[str]:
+    lines = output.splitlines()
+    start = lines.index("pretrain: validation loss per source (nats/token; bits/byte)")
+    return lines[start : start + 5]  # title, header, web, code, notes
+
+
+def test_a_resumed_run_prints_the_before_after_table(built, pretrained, tmp_path):
+    uninterrupted, uninterrupted_output = pretrained
+    interrupt_at(built, tmp_path, 5)
+    result = run_cli(train_args(built, tmp_path, "pretrain", "--max-steps", "8"))
+    assert result.exit_code == 0, result.output
+    assert f"resuming from {tmp_path / 'pretrain' / 'step-000004'} at step 4" in result.output
+    assert "pretrain step 0: validation" not in result.output  # step 0's evaluation is read, not rerun
+    assert [r["loss"] for r in steps(tmp_path / "pretrain")] == [
+        r["loss"] for r in steps(uninterrupted / "pretrain")
+    ]
+    table = before_after_table(result.output)
+    assert table == before_after_table(uninterrupted_output)
+    assert [line.split()[0] for line in table[2:]] == ["web", "code", "notes"]
+    first = evals(tmp_path / "pretrain")[0]
+    assert table[2].split()[1] == f"{first['web']['loss']:.3f};"
