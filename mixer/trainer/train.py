@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+from torch.distributed.fsdp import MixedPrecisionPolicy
 
 from mixer.errors import MixerError
 from mixer.integrity import VerifyError, verify_output
@@ -419,15 +420,9 @@ def _parallelize(model: GPT, parallelism: str, precision: str, d: Dist) -> nn.Mo
     if d.world == 1:
         return model
     if parallelism == "fsdp":
-        from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
+        from torch.distributed.fsdp import fully_shard
 
-        # bf16: gather parameters and compute in bf16, reduce gradients in fp32 (the sharded master weights
-        # and optimizer state stay fp32)
-        policy = (
-            MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32)
-            if precision == "bf16"
-            else MixedPrecisionPolicy()
-        )
+        policy = fsdp_mixed_precision(precision)
         for block in model.blocks:
             fully_shard(block, mp_policy=policy)
         return fully_shard(model, mp_policy=policy)
@@ -443,8 +438,21 @@ def _optimizer(model: nn.Module, s: TrainSettings, device: torch.device) -> torc
         {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
     ]
     return torch.optim.AdamW(
-        groups, lr=s.lr, betas=(s.beta1, s.beta2), eps=s.eps, fused=device.type == "cuda"
+        groups, lr=s.lr, betas=(s.beta1, s.beta2), eps=s.eps, fused=use_fused_adamw(device)
     )
+
+
+def use_fused_adamw(device: torch.device) -> bool:
+    """Fused AdamW (one kernel for all parameters) exists for CUDA tensors only; elsewhere the default."""
+    return device.type == "cuda"
+
+
+def fsdp_mixed_precision(precision: str) -> MixedPrecisionPolicy:
+    """FSDP2's policy: under bf16, gather parameters and compute in bf16 but reduce gradients in fp32 (the
+    sharded master weights and optimizer state stay fp32); otherwise everything in the parameters' fp32."""
+    if precision == "bf16":
+        return MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32)
+    return MixedPrecisionPolicy()
 
 
 def _apply_hyperparameters(optimizer: torch.optim.Optimizer, s: TrainSettings) -> None:

@@ -453,3 +453,90 @@ def test_a_resumed_run_prints_the_before_after_table(built, pretrained, tmp_path
     assert [line.split()[0] for line in table[2:]] == ["web", "code", "notes"]
     first = evals(tmp_path / "pretrain")[0]
     assert table[2].split()[1] == f"{first['web']['loss']:.3f};"
+
+
+@pytest.fixture(scope="module")
+def bf16_run(built, tmp_path_factory):
+    out = tmp_path_factory.mktemp("bf16")
+    result = run_cli(train_args(built, out, "pretrain", "--max-steps", "3", "--set", "precision=bf16"))
+    assert result.exit_code == 0, result.output
+    return out, result.output
+
+
+def test_bf16_autocast_runs_on_the_cpu(pretrained, bf16_run):
+    fp32, _ = pretrained
+    out, output = bf16_run
+    assert "1 process(es) on cpu, bf16;" in output
+    fp32_losses = [r["loss"] for r in steps(fp32 / "pretrain")[:3]]
+    bf16_losses = [r["loss"] for r in steps(out / "pretrain")]
+    # bf16 matmuls round differently: close to the fp32 run, but not equal to it
+    assert bf16_losses == pytest.approx(fp32_losses, rel=2e-2)
+    assert all(a != b for a, b in zip(bf16_losses, fp32_losses, strict=True))
+    first = evals(out / "pretrain")[0]
+    assert first["web"]["loss"] == pytest.approx(evals(fp32 / "pretrain")[0]["web"]["loss"], rel=2e-2)
+    assert first["web"]["loss"] != evals(fp32 / "pretrain")[0]["web"]["loss"]  # evaluation autocasts too
+    assert all("mfu" not in r for r in steps(out / "pretrain"))  # no known peak for a CPU
+
+
+def test_fsdp_with_bf16_mixed_precision_on_two_gloo_processes(built, bf16_run, tmp_path):
+    one_process, _ = bf16_run
+    torchrun = Path(sys.executable).with_name("torchrun")
+    settings = ["--set", "precision=bf16", "--set", "parallelism=fsdp"]
+    args = train_args(built, tmp_path, "pretrain", "--max-steps", "3", *settings)
+    result = subprocess.run(
+        [str(torchrun), "--standalone", "--nproc-per-node", "2", "-m", "mixer.cli", *args],
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "2 process(es) on cpu, bf16;" in result.stdout
+    one, two = steps(one_process / "pretrain"), steps(tmp_path / "pretrain")
+    assert [r["digest"] for r in two] == [r["digest"] for r in one]
+    # bf16 parameters (the policy) on top of bf16 autocast: close to the one-process bf16 run
+    assert [r["loss"] for r in two] == pytest.approx([r["loss"] for r in one], rel=2e-2)
+    _, weights, _ = load_weights(tmp_path / "pretrain" / "final")
+    assert all(w.dtype == torch.float32 for w in weights.values())  # master weights stay fp32
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.script_method` is deprecated:DeprecationWarning")
+def test_compiled_training_matches_eager(built, pretrained, tmp_path):
+    eager, _ = pretrained
+    result = run_cli(train_args(built, tmp_path, "pretrain", "--max-steps", "2", "--set", "compile=true"))
+    assert result.exit_code == 0, result.output
+    assert "1 process(es) on cpu, fp32, compiled;" in result.output
+    compiled = [r["loss"] for r in steps(tmp_path / "pretrain")]
+    assert compiled == pytest.approx([r["loss"] for r in steps(eager / "pretrain")[:2]], rel=1e-5)
+
+
+def test_fused_adamw_only_on_cuda():
+    from mixer.trainer.train import use_fused_adamw
+
+    assert use_fused_adamw(torch.device("cuda"))
+    assert use_fused_adamw(torch.device("cuda", 1))
+    assert not use_fused_adamw(torch.device("cpu"))
+    assert not use_fused_adamw(torch.device("meta"))
+
+
+def test_cpu_training_builds_an_unfused_adamw():
+    from mixer.recipe import TrainSettings
+    from mixer.trainer.model import preset_config
+    from mixer.trainer.train import _optimizer
+
+    model = GPT(preset_config("tiny", vocab_size=256, seq_len=16))
+    optimizer = _optimizer(model, TrainSettings(model="tiny"), torch.device("cpu"))
+    assert not optimizer.defaults["fused"]
+    assert [g["weight_decay"] for g in optimizer.param_groups] == [0.1, 0.0]
+
+
+def test_fsdp_policy_is_bf16_compute_with_fp32_reduction():
+    from torch.distributed.fsdp import MixedPrecisionPolicy
+
+    from mixer.trainer.train import fsdp_mixed_precision
+
+    bf16 = fsdp_mixed_precision("bf16")
+    assert (bf16.param_dtype, bf16.reduce_dtype) == (torch.bfloat16, torch.float32)
+    fp32 = fsdp_mixed_precision("fp32")
+    assert fp32 == MixedPrecisionPolicy()
+    assert (fp32.param_dtype, fp32.reduce_dtype) == (None, None)  # compute and reduce in the parameters' fp32
