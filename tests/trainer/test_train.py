@@ -390,23 +390,6 @@ def test_broken_shards_are_refused_at_start(built, tmp_path):
     assert not (tmp_path / "run").exists()
 
 
-def test_train_without_torch_names_the_package_to_install(built, tmp_path):
-    recipe, shards = built
-    code = f"""
-import sys
-sys.modules["torch"] = None  # as if torch were not installed
-from mixer.cli import main
-main({["train", str(recipe), "--phase", "pretrain", "--shards", str(shards), "--out", str(tmp_path)]!r})
-"""
-    result = subprocess.run([sys.executable, "-c", code], env=ENV, capture_output=True, text=True)
-    assert result.returncode == 2, result.stderr
-    assert result.stderr == (
-        "Error: the trainer (`mixer train`) needs the package 'torch', which is not installed: "
-        "run `pip install 'mixer[train]'`\n"
-    )
-    assert not (tmp_path / "pretrain").exists()
-
-
 class Interrupted(Exception):
     pass
 
@@ -453,6 +436,38 @@ def test_a_resumed_run_prints_the_before_after_table(built, pretrained, tmp_path
     assert [line.split()[0] for line in table[2:]] == ["web", "code", "notes"]
     first = evals(tmp_path / "pretrain")[0]
     assert table[2].split()[1] == f"{first['web']['loss']:.3f};"
+
+
+@pytest.mark.parametrize("parallelism", ["ddp", "fsdp"])
+def test_a_run_checkpointed_by_one_process_resumes_on_two_with_the_same_data(
+    built, pretrained, tmp_path, parallelism
+):
+    single, _ = pretrained
+    interrupt_at(built, tmp_path, 5)
+    torchrun = Path(sys.executable).with_name("torchrun")
+    args = train_args(built, tmp_path, "pretrain", "--max-steps", "8", "--set", f"parallelism={parallelism}")
+    result = subprocess.run(
+        [str(torchrun), "--standalone", "--nproc-per-node", "2", "-m", "mixer.cli", *args],
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "at step 4 (32 samples consumed)" in result.stdout
+    assert "2 process(es) on cpu" in result.stdout
+    one, resumed = steps(single / "pretrain"), steps(tmp_path / "pretrain")
+    assert [r["samples"] for r in resumed] == [r["samples"] for r in one]
+    assert [r["digest"] for r in resumed] == [r["digest"] for r in one]  # the same samples, in order
+    assert [r["loss"] for r in resumed[:4]] == [r["loss"] for r in one[:4]]  # the first start's, exactly
+    assert [r["loss"] for r in resumed[4:]] == pytest.approx([r["loss"] for r in one[4:]], rel=1e-4)
+    state = json.loads((tmp_path / "pretrain" / "final" / "state.json").read_text())
+    assert (state["world"], state["step"], state["consumed"]) == (2, 8, 64)
+    _, a, _ = load_weights(single / "pretrain" / "final")
+    _, b, _ = load_weights(tmp_path / "pretrain" / "final")
+    for k in a:
+        torch.testing.assert_close(b[k], a[k], rtol=1e-3, atol=1e-4)
+    assert "validation loss per source" in result.stdout
 
 
 @pytest.fixture(scope="module")
@@ -540,3 +555,20 @@ def test_fsdp_policy_is_bf16_compute_with_fp32_reduction():
     fp32 = fsdp_mixed_precision("fp32")
     assert fp32 == MixedPrecisionPolicy()
     assert (fp32.param_dtype, fp32.reduce_dtype) == (None, None)  # compute and reduce in the parameters' fp32
+
+
+def test_train_without_torch_names_the_package_to_install(built, tmp_path):
+    recipe, shards = built
+    code = f"""
+import sys
+sys.modules["torch"] = None  # as if torch were not installed
+from mixer.cli import main
+main({["train", str(recipe), "--phase", "pretrain", "--shards", str(shards), "--out", str(tmp_path)]!r})
+"""
+    result = subprocess.run([sys.executable, "-c", code], env=ENV, capture_output=True, text=True)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == (
+        "Error: the trainer (`mixer train`) needs the package 'torch', which is not installed: "
+        "run `pip install 'mixer[train]'`\n"
+    )
+    assert not (tmp_path / "pretrain").exists()
