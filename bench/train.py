@@ -2,7 +2,8 @@
 
 Runs the real command (a fresh run folder each time) and reads its `metrics.jsonl`; the first steps are
 left out (allocator warm-up, and on a GPU compilation). On a CPU the tiny preset is the CI-visible baseline;
-on a GPU pass `--model 470m --device cuda` with a recipe at seq_len 2048 (`make train-gpu` does).
+on a GPU pass `--model 125m` or `--model 470m` and `--device cuda` with a recipe at seq_len 2048
+(`make train-gpu` runs both).
 
     python -m bench.train [--recipe recipes/demo.yaml] [--model tiny] [--steps 30] [--repeats 3]
 """
