@@ -332,6 +332,10 @@ class DedupResult:
         offset = self.offsets[self.sources.index(source)]
         return DedupRemovals(str(self.folder), offset, self.sources, self.offsets)
 
+    def decisions(self, source: str) -> tuple[str, int]:
+        """Where the signatures pass recorded the source's quality decisions, and its first file id."""
+        return str(self.folder / "decisions"), self.offsets[self.sources.index(source)]
+
 
 def dedup_key(plan: BuildPlan) -> str:
     """What decides the deduplication: every source's block and inputs, the dedup settings, the seed."""
@@ -380,7 +384,8 @@ def run_dedup(plan: BuildPlan, choice: Any, echo: Echo) -> DedupResult:
         reader.max_document_chars = plan.recipe.build.max_document_chars
         if sp.config.uses_seed():
             reader.seed = plan.recipe.seed
-        steps = [QualityStage(sp.config.steps(), reader.ledger)] if sp.config.filters else []
+        decisions = (str(folder / "decisions"), offset)  # replayed by the tokenize pass
+        steps = [QualityStage(sp.config.steps(), reader.ledger, record=decisions)] if sp.config.filters else []
         tasks = len(sp.inputs.files)  # one task per input file: its signatures are named by its global id
         one_per_file = type(choice)(choice.type, tasks, min(choice.workers, tasks), choice.config)
         echo(f"dedup: signatures of {sp.name} ({tasks} files)")
@@ -466,7 +471,8 @@ def build_source(
 
             rejected = str(work / "rejected") if keep_rejected else None
             removals = dedup.removals(sp.name) if dedup is not None else None
-            steps = [QualityStage(sp.config.steps(), reader.ledger, rejected, removals)]
+            replay = dedup.decisions(sp.name) if dedup is not None and sp.config.filters else None
+            steps = [QualityStage(sp.config.steps(), reader.ledger, rejected, removals, replay=replay)]
         writer = ShardPartWriter(
             sp.name,
             str(work),

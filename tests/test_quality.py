@@ -14,6 +14,7 @@ from conftest import write_jsonl
 from datatrove.data import Document
 
 from mixer.cli import main
+from mixer.filters.text import GopherQuality
 from mixer.manifest import read_manifest
 from mixer.mixing.corpus import SourceCorpus
 from mixer.steps import STEPS, StepSpec, check_params, make_step
@@ -242,3 +243,43 @@ def test_spacy_word_splitter_runs_offline(no_network, name):
     }
     expected = (False, "too_few_sentences") if name == "c4_quality" else True  # 4 sentences, C4 wants 5
     assert decisions == {"spacy": expected, "fast": expected}
+
+
+def test_recorded_decisions_replace_the_deciding_filters_in_the_second_pass(tmp_path, monkeypatch):
+    """With dedup, the signatures pass records what the steps decided and the tokenize pass applies that
+    instead of running the deciding filters again; steps that change documents (pii here) run again."""
+    from mixer.filters.text import GopherRepetition
+    from mixer.readers.base import FileLedger, FileReport
+    from mixer.stages.quality import QualityStage
+
+    specs = [StepSpec("pii", {}), StepSpec("gopher_repetition", {}), StepSpec("gopher_quality", {})]
+    texts = [ENGLISH + " Mail me at jane.doe@harbourmail.org.", REPEATED, SHORT, ENGLISH.replace("harbour", "bay")]
+
+    def documents(file_index: int):
+        for i, text in enumerate(texts):
+            yield Document(text=text, id=f"{file_index}-{i}", metadata={"file_index": file_index})
+
+    def run(**kwargs) -> tuple[list[tuple[str, str]], dict]:
+        ledger = FileLedger()
+        ledger.current = FileReport(index=0, path="x")
+        stage = QualityStage(specs, ledger, **kwargs)
+        kept = [(d.id, d.text) for f in (0, 1) for d in stage.run(documents(f))]
+        return kept, ledger.current.dropped
+
+    folder = (str(tmp_path / "decisions"), 10)
+    first = run(record=folder)
+    assert sorted(p.name for p in (tmp_path / "decisions").iterdir()) == ["10.json", "11.json"]
+    assert json.loads((tmp_path / "decisions" / "10.json").read_text()) == {
+        "dropped": {"1": [1, "dup_line_frac"], "2": [2, "gopher_short_doc"]}
+    }
+
+    def not_again(self, doc):
+        raise AssertionError("a recorded filter ran again")
+
+    monkeypatch.setattr(GopherRepetition, "filter", not_again)
+    monkeypatch.setattr(GopherQuality, "filter", not_again)
+    assert run(replay=folder) == first
+    kept, dropped = first
+    assert [i for i, _ in kept] == ["0-0", "0-3", "1-0", "1-3"]
+    assert "jane.doe@harbourmail.org" not in kept[0][1] and "<EMAIL>" in kept[0][1]
+    assert dropped == {"gopher_repetition": {"dup_line_frac": 2}, "gopher_quality": {"gopher_short_doc": 2}}

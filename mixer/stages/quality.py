@@ -6,6 +6,13 @@ its ``run``. The stage sits between the reader and the shard writer, so it sees 
 that file is being read and counts into the file's report (``FileLedger.current``): the counts travel in
 the part sidecars with the file, and a file redone after an interruption is counted once.
 
+With deduplication the steps would run twice, once before the signatures and once before tokenizing.
+Instead the signatures pass records each file's decisions (``decisions/<global file id>.json`` under the
+dedup folder: which step dropped which document, and why), and the tokenize pass replays them: a step in
+``REPLAYED_STEPS`` — one whose ``filter`` neither changes the document nor its metadata — is not run
+again; its recorded decision is applied. Every other step (the PII redactor, C4's line filter, the
+language identifier whose label later steps read) runs again and, being deterministic, decides the same.
+
 With ``keep_rejected``, dropped documents go to ``rejected/<file index>.jsonl.gz`` under the source's work
 folder, one file per input file (written whole, then renamed, so a redone file replaces its own), each
 line ``{"id", "text", "step", "reason", "origin"}`` (and ``duplicate_of`` for duplicates); the build moves them to ``<output>/rejected/<source>/``.
@@ -24,12 +31,24 @@ from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.filters.base_filter import BaseFilter
 
+from mixer.atomic import write_json_atomic
 from mixer.readers.base import FileLedger
 from mixer.stages.dedup import DedupRemovals
 from mixer.steps import StepSpec, make_step
 
+# filters that only decide: neither the text nor the metadata of a document changes
+REPLAYED_STEPS = frozenset(
+    {"gopher_quality", "gopher_repetition", "fineweb_quality", "c4_badwords", "code_quality"}
+)
+
 
 class QualityStage(PipelineStep):
+    """A source's quality steps in order, each drop counted (and kept, with ``rejected_dir``).
+
+    ``record`` (a folder and the source's first global file id) writes each file's decisions there;
+    ``replay`` (the same) applies recorded decisions instead of running the steps in ``REPLAYED_STEPS``.
+    """
+
     name = "mixer quality steps"
     type = "🔻 - FILTER"
 
@@ -39,12 +58,16 @@ class QualityStage(PipelineStep):
         ledger: FileLedger,
         rejected_dir: str | None = None,
         dedup: DedupRemovals | None = None,
+        record: tuple[str, int] | None = None,
+        replay: tuple[str, int] | None = None,
     ):
         super().__init__()
         self.specs = specs
         self.ledger = ledger
         self.rejected_dir = rejected_dir
         self.dedup = dedup
+        self.record = record
+        self.replay = replay
         self._steps: list[tuple[str, Any]] | None = None
 
     def steps(self) -> list[tuple[str, Any]]:
@@ -54,26 +77,43 @@ class QualityStage(PipelineStep):
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         rejected = _RejectedWriter(Path(self.rejected_dir)) if self.rejected_dir else None
+        decisions = _Decisions(*(self.record or self.replay)) if self.record or self.replay else None
         steps = self.steps()
         try:
             for doc in data:
                 report = self.ledger.current
+                index = doc.metadata["file_index"]
                 if rejected is not None:
-                    rejected.at_file(doc.metadata["file_index"])
-                kept = self._apply(doc, steps, report, rejected)
+                    rejected.at_file(index)
+                recorded = None
+                if decisions is not None:
+                    decisions.at_file(index, load=self.replay is not None)
+                    recorded = decisions.recorded() if self.replay is not None else None
+                kept = self._apply(doc, steps, report, rejected, decisions, recorded)
                 if kept is not None:
                     yield kept
+            if decisions is not None and self.record is not None:
+                decisions.save()
         finally:
             if rejected is not None:
                 rejected.close()
 
-    def _apply(self, doc: Document, steps, report, rejected) -> Document | None:
-        for name, step in steps:
+    def _apply(
+        self, doc: Document, steps, report, rejected, decisions=None, recorded=None
+    ) -> Document | None:
+        for k, (name, step) in enumerate(steps):
             if isinstance(step, BaseFilter):
-                with step.track_time():
-                    result = step.filter(doc)
-                keep, reason = (result, None) if isinstance(result, bool) else result
+                if self.replay is not None and name in REPLAYED_STEPS:
+                    keep, reason = (
+                        (False, recorded[1]) if recorded is not None and recorded[0] == k else (True, None)
+                    )
+                else:
+                    with step.track_time():
+                        result = step.filter(doc)
+                    keep, reason = (result, None) if isinstance(result, bool) else result
                 if not keep:
+                    if decisions is not None and self.record is not None:
+                        decisions.drop(k, reason or name)
                     self._drop(doc, name, reason or name, report, rejected)
                     return None
             else:
@@ -105,6 +145,40 @@ class QualityStage(PipelineStep):
             report.drop(step, reason)
         if rejected is not None:
             rejected.write(doc, step, reason, duplicate_of)
+
+
+class _Decisions:
+    """One file's quality decisions at a time: recorded (``drop``, then ``save`` at the next file) or read
+    back (``recorded``), by the document's position among the file's documents."""
+
+    def __init__(self, folder: str, offset: int):
+        self.folder, self.offset = Path(folder), offset
+        self.index: int | None = None
+        self.ordinal = -1
+        self.dropped: dict[int, list] = {}
+
+    def at_file(self, index: int, load: bool) -> None:
+        if index != self.index:
+            if not load and self.index is not None:
+                self.save()
+            self.index, self.ordinal = index, -1
+            self.dropped = {}
+            if load:
+                path = self.folder / f"{self.offset + index}.json"
+                self.dropped = {int(k): v for k, v in json.loads(path.read_text())["dropped"].items()}
+        self.ordinal += 1
+
+    def drop(self, step: int, reason: str) -> None:
+        self.dropped[self.ordinal] = [step, reason]
+
+    def recorded(self) -> tuple[int, str] | None:
+        hit = self.dropped.get(self.ordinal)
+        return (hit[0], hit[1]) if hit is not None else None
+
+    def save(self) -> None:
+        if self.index is not None:
+            dropped = {str(k): v for k, v in sorted(self.dropped.items())}
+            write_json_atomic(self.folder / f"{self.offset + self.index}.json", {"dropped": dropped})
 
 
 class _RejectedWriter:
