@@ -376,9 +376,8 @@ def export_hf(checkpoint: Path, out: Path, dtype: str):
       mixer export-hf runs/demo/cooldown/final hf/demo
       lm_eval --model hf --model_args pretrained=hf/demo --tasks hellaswag
     """
-    import torch
-
-    from mixer.trainer.checkpoint import load_weights
+    from mixer.trainer.checkpoint import load_weights  # without torch: an error naming what to install
+    from mixer.trainer.export import TORCH_DTYPES
     from mixer.trainer.export import export_hf as write_hf
 
     try:
@@ -391,7 +390,7 @@ def export_hf(checkpoint: Path, out: Path, dtype: str):
         state_dict,
         out,
         tokenizer_dir=tokenizer_dir if tokenizer_dir.is_dir() else None,
-        dtype=getattr(torch, dtype),
+        dtype=TORCH_DTYPES[dtype],
     )
     click.echo(f"wrote {written} (Llama architecture, {dtype})")
 

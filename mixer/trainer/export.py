@@ -70,6 +70,10 @@ class ExportError(MixerError, ValueError):
     """The export cannot be written as asked (output folder in use, weights not matching the config...)."""
 
 
+# the export dtypes by name, as `mixer export-hf --dtype` takes them
+TORCH_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
 def export_hf(
     config: ModelConfig,
     state_dict: Mapping[str, torch.Tensor],

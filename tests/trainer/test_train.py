@@ -572,3 +572,18 @@ main({["train", str(recipe), "--phase", "pretrain", "--shards", str(shards), "--
         "run `pip install 'mixer[train]'`\n"
     )
     assert not (tmp_path / "pretrain").exists()
+
+
+def test_export_without_torch_names_the_package_to_install(tmp_path):
+    code = f"""
+import sys
+sys.modules["torch"] = None  # as if torch were not installed
+from mixer.cli import main
+main({["export-hf", str(tmp_path), str(tmp_path / "hf")]!r})
+"""
+    result = subprocess.run([sys.executable, "-c", code], env=ENV, capture_output=True, text=True)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == (
+        "Error: the trainer (`mixer train`) needs the package 'torch', which is not installed: "
+        "run `pip install 'mixer[train]'`\n"
+    )
