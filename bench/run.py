@@ -1,6 +1,6 @@
 """`make bench`: every benchmark, printed as tables (figures are recorded in BENCHMARKS.md)."""
 
-from bench import commits, dedup, filters, reblend, tokenize, train, verified
+from bench import commits, dedup, filters, pipeline, quality, reblend, tokenize, train, verified
 
 if __name__ == "__main__":
     tokenize.main()
@@ -9,4 +9,6 @@ if __name__ == "__main__":
     commits.main()
     dedup.main()
     filters.main()
+    quality.main()
+    pipeline.main()
     train.main([])
