@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import sysconfig
 from pathlib import Path
 
@@ -24,6 +25,19 @@ def stdlib_texts(count: int, max_chars: int = 4000) -> list[str]:
         if len(out) == count:
             break
     return out
+
+
+def processes_with(token: str) -> list[int]:
+    """The pids of live processes whose command line holds ``token``."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if token.encode() in f.read():
+                    found.append(int(pid))
+        except OSError:
+            pass
+    return found
 
 
 def write_jsonl(path: Path, records: list, compress: str | None = None) -> Path:

@@ -19,6 +19,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from conftest import processes_with
 
 from mixer.sandbox import Limits, Sandbox
 
@@ -123,18 +124,6 @@ def programs(outside: Path, port: int) -> dict[str, str]:
             """,
     }
     return {name: textwrap.dedent(source).lstrip() for name, source in p.items()}
-
-
-def processes_with(token: str) -> list[int]:
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                if token.encode() in f.read():
-                    found.append(int(pid))
-        except OSError:
-            pass
-    return found
 
 
 def sandbox_dirs() -> set[str]:

@@ -20,7 +20,7 @@ from types import SimpleNamespace
 
 import pytest
 from click.testing import CliRunner
-from conftest import stdlib_texts, write_jsonl
+from conftest import processes_with, stdlib_texts, write_jsonl
 
 from mixer.cli import main
 from mixer.manifest import read_manifest
@@ -163,18 +163,6 @@ def expected(sentinel: Path) -> dict[str, tuple[str, str]]:
         "deep_recursion": ("crash", "RecursionError: maximum recursion depth exceeded"),
         "segfault": ("crash", "SIGSEGV"),
     }
-
-
-def processes_with(token: str) -> list[int]:
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                if token.encode() in f.read():
-                    found.append(int(pid))
-        except OSError:
-            pass
-    return found
 
 
 @pytest.fixture(scope="module")

@@ -438,21 +438,26 @@ def test_a_resumed_run_prints_the_before_after_table(built, pretrained, tmp_path
     assert table[2].split()[1] == f"{first['web']['loss']:.3f};"
 
 
-@pytest.mark.parametrize("parallelism", ["ddp", "fsdp"])
-def test_a_run_checkpointed_by_one_process_resumes_on_two_with_the_same_data(
-    built, pretrained, tmp_path, parallelism
-):
-    single, _ = pretrained
-    interrupt_at(built, tmp_path, 5)
+def torchrun_two(args: list[str]) -> subprocess.CompletedProcess:
+    """``mixer`` with ``args`` under torchrun, 2 processes (gloo on the CPU)."""
     torchrun = Path(sys.executable).with_name("torchrun")
-    args = train_args(built, tmp_path, "pretrain", "--max-steps", "8", "--set", f"parallelism={parallelism}")
-    result = subprocess.run(
+    return subprocess.run(
         [str(torchrun), "--standalone", "--nproc-per-node", "2", "-m", "mixer.cli", *args],
         env=ENV,
         capture_output=True,
         text=True,
         timeout=300,
     )
+
+
+@pytest.mark.parametrize("parallelism", ["ddp", "fsdp"])
+def test_a_run_checkpointed_by_one_process_resumes_on_two_with_the_same_data(
+    built, pretrained, tmp_path, parallelism
+):
+    single, _ = pretrained
+    interrupt_at(built, tmp_path, 5)
+    args = train_args(built, tmp_path, "pretrain", "--max-steps", "8", "--set", f"parallelism={parallelism}")
+    result = torchrun_two(args)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "at step 4 (32 samples consumed)" in result.stdout
     assert "2 process(es) on cpu" in result.stdout
@@ -495,16 +500,8 @@ def test_bf16_autocast_runs_on_the_cpu(pretrained, bf16_run):
 
 def test_fsdp_with_bf16_mixed_precision_on_two_gloo_processes(built, bf16_run, tmp_path):
     one_process, _ = bf16_run
-    torchrun = Path(sys.executable).with_name("torchrun")
     settings = ["--set", "precision=bf16", "--set", "parallelism=fsdp"]
-    args = train_args(built, tmp_path, "pretrain", "--max-steps", "3", *settings)
-    result = subprocess.run(
-        [str(torchrun), "--standalone", "--nproc-per-node", "2", "-m", "mixer.cli", *args],
-        env=ENV,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = torchrun_two(train_args(built, tmp_path, "pretrain", "--max-steps", "3", *settings))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "2 process(es) on cpu, bf16;" in result.stdout
     one, two = steps(one_process / "pretrain"), steps(tmp_path / "pretrain")
