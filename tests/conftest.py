@@ -40,6 +40,18 @@ def processes_with(token: str) -> list[int]:
     return found
 
 
+def was_connected(server) -> bool:
+    """Whether anything connected to the listening socket ``server`` (which this closes)."""
+    server.setblocking(False)
+    try:
+        server.accept()
+        return True
+    except BlockingIOError:
+        return False
+    finally:
+        server.close()
+
+
 def write_jsonl(path: Path, records: list, compress: str | None = None) -> Path:
     data = b"".join(json.dumps(r).encode() + b"\n" if not isinstance(r, bytes) else r for r in records)
     if compress == "gz":

@@ -19,7 +19,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from conftest import processes_with
+from conftest import processes_with, was_connected
 
 from mixer.sandbox import Limits, Sandbox
 
@@ -147,13 +147,7 @@ def hostile(tmp_path_factory):
         }
         results = {name: f.result() for name, f in futures.items()}
         after_kill = sandbox.run({"main.py": "print('the builder is fine')"})
-    server.setblocking(False)
-    try:
-        server.accept()
-        connected = True
-    except BlockingIOError:
-        connected = False
-    server.close()
+    connected = was_connected(server)
     return SimpleNamespace(
         results=results,
         outside=outside,

@@ -20,7 +20,7 @@ from types import SimpleNamespace
 
 import pytest
 from click.testing import CliRunner
-from conftest import processes_with, stdlib_texts, write_jsonl
+from conftest import processes_with, stdlib_texts, was_connected, write_jsonl
 
 from mixer.cli import main
 from mixer.manifest import read_manifest
@@ -213,13 +213,7 @@ sources:
         mp.setenv("TMPDIR", str(scratch))
         mp.setattr(tempfile, "tempdir", str(scratch))
         result = CliRunner().invoke(main, ["build", str(recipe), "-o", str(root / "out"), "--tasks", "1"])
-    server.setblocking(False)
-    try:
-        server.accept()
-        connected = True
-    except BlockingIOError:
-        connected = False
-    server.close()
+    connected = was_connected(server)
     return SimpleNamespace(
         result=result,
         out=root / "out",
