@@ -8,6 +8,7 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pyarrow as pa
@@ -221,6 +222,23 @@ def without_dac_override() -> None:
             raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
 
 
+def unreadable_files_possible() -> bool:
+    """Whether a process started as the tests start builds is refused a file of mode 000 (as root: after
+    giving up the capability to read any file)."""
+    with tempfile.TemporaryDirectory() as folder:
+        locked = Path(folder) / "locked"
+        locked.write_bytes(b"")
+        locked.chmod(0o000)
+        probe = [sys.executable, "-c", f"open({str(locked)!r}, 'rb')"]
+        preexec = without_dac_override if os.geteuid() == 0 else None
+        try:
+            denied = subprocess.run(probe, preexec_fn=preexec, capture_output=True, text=True)
+        except subprocess.SubprocessError:  # preexec_fn failed: root that cannot drop capabilities
+            return False
+        return "PermissionError" in denied.stderr
+
+
+@pytest.mark.skipif(not unreadable_files_possible(), reason="no file can be made unreadable here")
 def test_unreadable_files_are_counted_skips(tmp_path):
     web, notes = tmp_path / "web", tmp_path / "notes"
     write_jsonl(web / "a.jsonl", GOOD)
@@ -231,13 +249,6 @@ def test_unreadable_files_are_counted_skips(tmp_path):
     for locked in (web / "locked.jsonl", notes / "n1.txt"):
         locked.chmod(0o000)
     preexec = without_dac_override if os.geteuid() == 0 else None
-    probe = [sys.executable, "-c", f"open({str(web / 'locked.jsonl')!r}, 'rb')"]
-    try:
-        denied = subprocess.run(probe, preexec_fn=preexec, capture_output=True, text=True)
-    except subprocess.SubprocessError as e:  # preexec_fn failed: root that cannot drop capabilities
-        pytest.skip(f"cannot make a file unreadable here: {e}")
-    if "PermissionError" not in denied.stderr:
-        pytest.skip("this environment can read a file of mode 000")
     recipe = tmp_path / "recipe.yaml"
     recipe.write_text(
         "name: hostile\ntokenizer: {train: {vocab_size: 300, sample_bytes: 20000}}\nsources:\n"

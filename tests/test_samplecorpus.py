@@ -575,10 +575,15 @@ def test_repositories_without_a_checkout_note_why_and_find_others(
     )
 
 
+PACKAGE_TOP = Path(samplecorpus.__file__).resolve().parent.parent
+in_checkout = pytest.mark.skipif(
+    not (PACKAGE_TOP / ".git").exists(), reason="mixer is not running from a git checkout"
+)
+
+
+@in_checkout
 def test_project_repository_is_the_one_holding_the_package() -> None:
-    top = Path(samplecorpus.__file__).resolve().parent.parent
-    if not (top / ".git").exists():
-        pytest.skip("mixer is not running from a git checkout")
+    top = PACKAGE_TOP
     assert samplecorpus._project_repository() == _Repository("mixer", top, None)
 
 
@@ -593,8 +598,7 @@ def gathered(tmp_path_factory: pytest.TempPathFactory) -> tuple[SampleCorpusSumm
     (others work in this tree) cannot make the two gathers differ; other repositories are not looked for.
     """
     project = samplecorpus._project_repository()
-    if project is None:
-        pytest.skip("mixer is not running from a git checkout")
+    assert project is not None  # the tests that use this fixture run in a checkout only
     frozen = tmp_path_factory.mktemp("project") / "mixer.git"
     assert samplecorpus._snapshot(project, frozen) is None
     with pytest.MonkeyPatch.context() as mp:
@@ -611,12 +615,14 @@ def gathered(tmp_path_factory: pytest.TempPathFactory) -> tuple[SampleCorpusSumm
         return fresh, gather_sample_corpus(reused)
 
 
+@in_checkout
 def test_gather_is_deterministic_and_replaces_earlier_runs(gathered) -> None:
     fresh, reused = gathered
     assert tree(fresh.out_dir) == tree(reused.out_dir)
     assert fresh.total_bytes == reused.total_bytes
 
 
+@in_checkout
 def test_layout_and_formats(gathered) -> None:
     summary = gathered[0]
     out = summary.out_dir
@@ -650,6 +656,7 @@ def test_layout_and_formats(gathered) -> None:
 TEXT_PARTS = ("web", "code", "pydoc", "notes")
 
 
+@in_checkout
 def test_summary_counts_what_is_on_disk(gathered) -> None:
     summary = gathered[0]
     for name in TEXT_PARTS:
@@ -669,6 +676,7 @@ def test_summary_counts_what_is_on_disk(gathered) -> None:
     assert summary.notes == ()
 
 
+@in_checkout
 def test_documents_are_nonempty_unique_and_small(gathered) -> None:
     for part in (gathered[0].parts[name] for name in TEXT_PARTS):
         texts = [r["text"] for r in read_part(part)]
@@ -680,6 +688,7 @@ def test_documents_are_nonempty_unique_and_small(gathered) -> None:
             assert len(set(ids)) == len(ids), part.name
 
 
+@in_checkout
 def test_code_records_are_stdlib_files(gathered) -> None:
     stdlib = samplecorpus._stdlib_root()
     records = read_part(gathered[0].parts["code"])
@@ -691,6 +700,7 @@ def test_code_records_are_stdlib_files(gathered) -> None:
         assert (stdlib / record["path"]).read_bytes().decode("utf-8") == record["text"]
 
 
+@in_checkout
 def test_prs_are_one_marked_record_per_first_parent_commit(gathered) -> None:
     summary = gathered[0]
     records = read_part(summary.parts["prs"])
@@ -700,6 +710,7 @@ def test_prs_are_one_marked_record_per_first_parent_commit(gathered) -> None:
     assert {r["metadata"]["synthetic"] for r in records} == {"derived from git history of mixer"}
 
 
+@in_checkout
 def test_verified_holds_doctests_then_the_generated_set(gathered) -> None:
     doctests, generated = (
         read_part(SamplePart("v", "jsonl", [f], 0, 0)) for f in gathered[0].parts["verified"].files

@@ -31,6 +31,13 @@ from mixer.tokenizer import Encoder, load_tokenizer_info, train_bpe
 
 TOKEN = f"mixer-sandbox-build-{os.getpid()}"  # in the fork bomb's children's command lines, to find them
 FULL_ISOLATION = {"network-namespace", "pid-namespace", "mount-namespace", "private-root"}
+ISOLATION = set(Sandbox(workers=1).probe().isolation)
+# The containment asserted here is full isolation's; without namespaces (documented in docs/sandbox.md)
+# tests/test_sandbox.py checks what the fallback does and does not stop.
+pytestmark = pytest.mark.skipif(
+    not FULL_ISOLATION <= ISOLATION,
+    reason=f"needs {sorted(FULL_ISOLATION)}; this machine gives {sorted(ISOLATION)}",
+)
 HONEST = {
     "add": ("def add(a, b):\n    return a + b\n", "assert add(2, 3) == 5\nassert add(-1, 1) == 0\n"),
     "words": (
@@ -167,9 +174,6 @@ def expected(sentinel: Path) -> dict[str, tuple[str, str]]:
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    isolation = set(Sandbox(workers=1).probe().isolation)
-    if not FULL_ISOLATION <= isolation:
-        pytest.skip(f"needs {sorted(FULL_ISOLATION)}; this machine gives {sorted(isolation)}")
     root = tmp_path_factory.mktemp("sandbox_build")
     sentinel = root / "outside" / "sentinel.txt"
     sentinel.parent.mkdir()
