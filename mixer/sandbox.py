@@ -49,6 +49,7 @@ class Limits:
     memory_mb: int = 1024  # address space of each process (RLIMIT_AS)
     file_size_mb: int = 16  # largest file it may write (RLIMIT_FSIZE)
     disk_mb: int = 64  # size of its writable folder (a tmpfs, when it has a private root)
+    max_files: int = 4096  # files and folders it may create there (the tmpfs's inodes)
     max_processes: int = 32  # processes and threads it may have at once (RLIMIT_NPROC)
     max_output_bytes: int = 65536  # per stream kept in memory, plus the last TAIL_BYTES
 
@@ -165,20 +166,28 @@ class Sandbox:
             "memory_bytes": limits.memory_mb << 20,
             "file_size_bytes": limits.file_size_mb << 20,
             "disk_kb": limits.disk_mb << 10,
+            "max_files": limits.max_files,
             "max_processes": limits.max_processes,
         }
 
     def _run(self, work: str, program: str, main: str, stdin: bytes, args: list[str]) -> RunResult:
         report_r, report_w = os.pipe()
-        config = self._config(work, program, main, args, report_w)
+        config_r, config_w = os.pipe()
+        config = marshal.dumps(self._config(work, program, main, args, report_w))
         start = time.monotonic()
         try:
+            # the configuration waits in a pipe, not on the command line that /proc/PID/cmdline shows
+            if len(config) > 60000:
+                raise SandboxError(f"sandbox configuration of {len(config)} bytes does not fit a pipe")
+            os.write(config_w, config)
+            os.close(config_w)
+            config_w = -1
             proc = subprocess.Popen(
-                [self.python, "-I", "-S", BOOT, marshal.dumps(config).hex()],
+                [self.python, "-I", "-S", BOOT, str(config_r)],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
-                pass_fds=(report_w,),
+                pass_fds=(report_w, config_r),
                 start_new_session=True,  # its own process group: one killpg reaches everything it starts
                 cwd=work,
                 env=ENV,
@@ -188,6 +197,9 @@ class Sandbox:
             raise
         finally:
             os.close(report_w)
+            os.close(config_r)
+            if config_w >= 0:
+                os.close(config_w)
         out, err, report = (
             _Capture(self.limits.max_output_bytes),
             _Capture(self.limits.max_output_bytes),

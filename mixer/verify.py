@@ -4,35 +4,46 @@
         for verdict in verifier.map(candidates):       # in input order
             verdict.passed, verdict.reason, verdict.detail
 
-A candidate passes when its solution and then its tests run to the end in a sandbox (see
-:mod:`mixer.sandbox`). Before anything runs, the sources are parsed here with :mod:`ast` (parsing
-executes nothing) to reject syntax errors and imports of forbidden modules. The candidate runs under a
-small harness that executes ``solution.py`` then ``tests.py`` in one namespace, as a script made of the
-two would, and only then writes a marker that the builder handed it on stdin: a program that exits early
-with status 0 (``sys.exit()`` in the solution, ``os._exit(0)``) has not passed. The harness shares the
-candidate's interpreter, so a candidate written to forge that marker could; the sandbox contains what
-the candidate can do to the machine, the verdict is for honest mistakes. Every failure gets one reason:
+Before anything runs, both sources are parsed here with :mod:`ast` (parsing executes nothing): syntax
+errors, imports of forbidden modules and, in the solution, what the policy forbids (:mod:`mixer.policy`)
+reject a candidate at once. The tests are then compiled with the harness's hooks
+(:mod:`mixer.verify_instrument`) and, with the compiled solution and a per-run marker, sent on stdin to
+the harness (:mod:`mixer.verify_harness`), whose two-line loader is all the sandbox's disk holds. The candidate passes
+only when the harness writes the marker: every assert site ran, nothing failed or escaped, nothing the
+tests judged was decided by the solution's own dunders, nothing they rely on was changed. Every failure
+gets one reason:
 
-- ``failed_test``: an exception (an ``AssertionError`` from a test, a ``NameError`` in the solution, ...)
-  or an exit before the tests finished;
+- ``failed_test``: an exception (an ``AssertionError`` from a test, a ``NameError`` in the solution,
+  ``SystemExit`` with any code, ``SkipTest``), a failed or skipped unittest case, an assert that never
+  ran, or an exit before the harness's verdict;
+- ``policy``: the static policy, or at run time a judged value whose class the solution made judge
+  itself, or a built-in, module or class the tests rely on that the candidate changed;
 - ``timeout``: the wall-clock or the CPU-time limit;
 - ``memory``: ``MemoryError`` (the address-space limit) or an allocation that failed;
-- ``resource_limit``: the file-size, disk, process or thread limit (a full disk, a fork bomb);
+- ``resource_limit``: the file-size, disk, file-count, process or thread limit (a full disk, a fork bomb);
 - ``crash``: killed by a signal (a segfault, an abort) or a ``RecursionError`` (a blown stack);
 - ``syntax_error`` and ``forbidden_import``: found statically, nothing ran.
+
+Details are the candidate's text: control characters in them are escaped (``\\x1b``) before they reach
+a manifest or a terminal.
 """
 
 from __future__ import annotations
 
 import ast
+import marshal
 import re
 import secrets
 import signal
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
+from pathlib import Path
 
+from mixer import policy as policies
 from mixer.sandbox import Limits, RunResult, Sandbox, ordered
+from mixer.verify_harness import MAIN
+from mixer.verify_instrument import instrument_tests
 
 # Modules that reach the operating system, the network or native code: verified training code should
 # not need them, and a candidate that uses them is more likely to be probing than solving.
@@ -51,30 +62,29 @@ DEFAULT_FORBIDDEN_IMPORTS = [
     "subprocess",
     "urllib",
 ]
-REASONS = ("failed_test", "timeout", "memory", "resource_limit", "crash", "syntax_error", "forbidden_import")
+REASONS = (
+    "failed_test",
+    "policy",
+    "timeout",
+    "memory",
+    "resource_limit",
+    "crash",
+    "syntax_error",
+    "forbidden_import",
+)
+_HARNESS_FILE = Path(__file__).parent / "verify_harness.py"
+HARNESS = marshal.dumps(compile(_HARNESS_FILE.read_text(encoding="utf-8"), "harness.py", "exec"))
+# the harness's own verdicts, as the first word of its last stderr line
+_HARNESS_REASONS = {
+    "untrusted_value:": "policy",
+    "tampered:": "policy",
+    "not_run:": "failed_test",
+    "unittest:": "failed_test",
+    "policy:": "policy",
+}
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
-HARNESS = """\
-def _mixer_harness():
-    import os, sys
-    marker = sys.stdin.readline().strip()
-    scope = globals()  # the candidate runs as __main__, like a script made of solution and tests
-    scope["exit"] = scope["quit"] = sys.exit  # what `site` (not loaded: python -S) would provide
-    for name in ("solution.py", "tests.py"):
-        with open(name, encoding="utf-8") as f:
-            code = compile(f.read(), name, "exec")
-        try:
-            exec(code, scope)
-        except SystemExit as e:  # unittest.main() ends a passing run with SystemExit(0)
-            if name == "solution.py" or e.code not in (None, 0):
-                raise
-    sys.stdout.flush()
-    os.write(1, ("\\n" + marker + "\\n").encode())
-    os._exit(0)  # no atexit hooks or lingering threads of the candidate's after the marker
-
-
-_mixer_harness()
-"""
-_EXCEPTION_LINE = re.compile(r"^([A-Za-z_][\w.]*)(?::\s*(.*))?$")
+_EXCEPTION_LINE = re.compile(r"^([A-Za-z_][\w.]*)")
 _RESOURCE_ERRORS = (
     "[Errno 27] File too large",
     "[Errno 28] No space left",
@@ -106,25 +116,40 @@ class Verdict:
         }
 
 
-def static_check(candidate: Candidate, forbidden: Iterable[str]) -> Verdict | None:
-    """The verdict when the candidate need not run (a syntax error, a forbidden import), else None."""
-    forbidden = tuple(forbidden)
+def static_check(candidate: Candidate, forbidden: Iterable[str], policy: str = "strict") -> Verdict | None:
+    """The verdict when the candidate need not run (syntax, a forbidden import, the policy), else None."""
+    verdict, _ = _parse(candidate, tuple(forbidden), policy)
+    return verdict
+
+
+def _parse(
+    candidate: Candidate, forbidden: tuple[str, ...], policy: str
+) -> tuple[Verdict | None, dict[str, ast.Module]]:
+    trees: dict[str, ast.Module] = {}
     found: list[tuple[int, str, str]] = []
     for name, source in (("solution.py", candidate.solution), ("tests.py", candidate.tests)):
         try:
-            tree = ast.parse(source, filename=name)
+            trees[name] = tree = ast.parse(source, filename=name)
         except SyntaxError as e:
             where = f"{name} line {e.lineno}" if e.lineno else name
-            return Verdict(False, "syntax_error", f"{where}: {e.msg}")
+            return Verdict(False, "syntax_error", printable(f"{where}: {e.msg}")), trees
         except (ValueError, RecursionError, MemoryError) as e:  # null bytes; absurd nesting
-            return Verdict(False, "syntax_error", f"{name}: {type(e).__name__}: {e}")
+            return Verdict(False, "syntax_error", printable(f"{name}: {type(e).__name__}: {e}")), trees
         found += [
             (line, module, name) for module, line in imported_modules(tree) if _listed(module, forbidden)
         ]
     if found:
         line, module, name = min(found, key=lambda f: (f[2] != "solution.py", f[0]))
-        return Verdict(False, "forbidden_import", f"{module} ({name} line {line})")
-    return None
+        return Verdict(False, "forbidden_import", printable(f"{module} ({name} line {line})")), trees
+    violation = policies.check(trees["solution.py"], policy)
+    if violation is not None:
+        return Verdict(False, "policy", printable(violation.detail())), trees
+    return None, trees
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters escaped, so that no candidate's text drives a terminal."""
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 def imported_modules(tree: ast.AST) -> list[tuple[str, int]]:
@@ -165,38 +190,32 @@ def classify(result: RunResult, marker: str) -> Verdict:
     if result.signal is not None:
         return Verdict(False, "crash", _signal_name(result.signal), **timing)
     if result.exit_code == 0:
-        if f"\n{marker}\n".encode() in result.stdout:  # its tail: the harness writes it last
+        if result.stdout.endswith(f"\n{marker}\n".encode()):  # the harness writes it last, then exits
             return Verdict(True, None, "", **timing)
-        return Verdict(False, "failed_test", "exited before its tests finished", **timing)
+        return Verdict(False, "failed_test", "exited before the harness's verdict", **timing)
     error = _last_exception(result.stderr)
+    detail = printable(error or f"exit status {result.exit_code}")
+    own = next((r for prefix, r in _HARNESS_REASONS.items() if error.startswith(prefix)), None)
+    if own is not None:
+        return Verdict(False, own, detail, **timing)
     kind = _EXCEPTION_LINE.match(error)
     name = kind.group(1).rsplit(".", 1)[-1] if kind else ""
     if name == "MemoryError" or "[Errno 12] Cannot allocate memory" in error:
         reason = "memory"
     elif name == "RecursionError":
         reason = "crash"
-    elif name in ("SyntaxError", "IndentationError", "TabError") and _failed_file(result.stderr) in (
-        "solution.py",
-        "tests.py",
-    ):  # what only the compiler sees ('return' outside a function), not an eval() in a test
-        reason = "syntax_error"
     elif any(e in error for e in _RESOURCE_ERRORS) or error.startswith(
         "RuntimeError: can't start new thread"
     ):
         reason = "resource_limit"
     else:
         reason = "failed_test"
-    return Verdict(False, reason, error or f"exit status {result.exit_code}", **timing)
+    return Verdict(False, reason, detail, **timing)
 
 
 def _last_exception(stderr: bytes) -> str:
     lines = [ln.strip() for ln in stderr.decode("utf-8", errors="replace").splitlines() if ln.strip()]
-    return lines[-1][:200] if lines else ""
-
-
-def _failed_file(stderr: bytes) -> str:
-    files = re.findall(rb'File "([^"]*)", line', stderr)
-    return files[-1].decode(errors="replace") if files else ""
+    return lines[-1][:300] if lines else ""
 
 
 def _signal_name(sig: int) -> str:
@@ -215,24 +234,28 @@ class Verifier:
         *,
         workers: int | None = None,
         forbidden_imports: Iterable[str] = DEFAULT_FORBIDDEN_IMPORTS,
+        policy: str = "strict",
         isolate: bool = True,
     ):
+        if policy not in policies.POLICIES:
+            raise ValueError(f"unknown policy {policy!r}; use one of {', '.join(policies.POLICIES)}")
         self.sandbox = Sandbox(limits, workers=workers, isolate=isolate)
         self.forbidden = tuple(forbidden_imports)
+        self.policy = policy
 
     @property
     def workers(self) -> int:
         return self.sandbox.workers
 
     def submit(self, candidate: Candidate) -> Future[Verdict]:
-        static = static_check(candidate, self.forbidden)
+        static, payload = self.prepare(candidate)
         if static is not None:
             done: Future[Verdict] = Future()
             done.set_result(static)
             return done
-        marker = f"mixer-tests-passed-{secrets.token_hex(16)}"
-        files = {"main.py": HARNESS, "solution.py": candidate.solution, "tests.py": candidate.tests}
-        run = self.sandbox.submit(files, stdin=(marker + "\n").encode())
+        marker = payload["marker"]
+        stdin = HARNESS + marshal.dumps({"__name__": "mixer_harness", "_mixer_payload": payload})
+        run = self.sandbox.submit({"main.py": MAIN}, stdin=stdin)
         verdict: Future[Verdict] = Future()
 
         def finish(f: Future[RunResult]) -> None:
@@ -243,6 +266,27 @@ class Verifier:
 
         run.add_done_callback(finish)
         return verdict
+
+    def prepare(self, candidate: Candidate) -> tuple[Verdict | None, dict]:
+        """The static verdict, or the harness's payload: a fresh marker and the compiled sources."""
+        static, trees = _parse(candidate, self.forbidden, self.policy)
+        if static is not None:
+            return static, {}
+        try:
+            solution = compile(trees["solution.py"], "solution.py", "exec")
+            tests = instrument_tests(candidate.tests)
+        except SyntaxError as e:  # what only the compiler sees: 'return' outside a function, ...
+            where = f"{e.filename} line {e.lineno}" if e.lineno else str(e.filename)
+            return Verdict(False, "syntax_error", printable(f"{where}: {e.msg}")), {}
+        except (ValueError, RecursionError, MemoryError) as e:
+            return Verdict(False, "syntax_error", printable(f"{type(e).__name__}: {e}")), {}
+        return None, {
+            "marker": f"mixer-tests-passed-{secrets.token_hex(16)}",
+            "solution": solution,
+            "tests": tests.code,
+            "sites": tests.sites,
+            "modules": tests.modules,
+        }
 
     def verify(self, candidate: Candidate) -> Verdict:
         return self.submit(candidate).result()

@@ -7,6 +7,7 @@ docs/sandbox.md), the test asserts the outcome for the isolation that the run it
 
 from __future__ import annotations
 
+import ctypes
 import os
 import resource
 import signal
@@ -15,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -22,13 +24,50 @@ import pytest
 from conftest import processes_with, was_connected
 
 from mixer.sandbox import Limits, Sandbox
+from mixer.sandbox_boot import SECCOMP
+
+MACHINE = os.uname().machine
+KEYCTL, ADD_KEY = (SECCOMP[MACHINE][2][n] for n in ("keyctl", "add_key")) if MACHINE in SECCOMP else (0, 0)
+KEYCTL_READ, KEY_SPEC_SESSION_KEYRING = 11, -3
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.syscall.restype = ctypes.c_long
 
 TOKEN = f"mixer-sandbox-test-{os.getpid()}"  # in every program's command line, to find its processes
-LIMITS = Limits(timeout=2, memory_mb=256, file_size_mb=1, disk_mb=4, max_processes=16, max_output_bytes=4096)
+LIMITS = Limits(
+    timeout=2,
+    memory_mb=256,
+    file_size_mb=1,
+    disk_mb=4,
+    max_files=100,
+    max_processes=16,
+    max_output_bytes=4096,
+)
 NAMESPACES = {"network-namespace", "pid-namespace", "mount-namespace", "private-root"}
 
 
-def programs(outside: Path, port: int) -> dict[str, str]:
+def session_key(payload: bytes) -> int:
+    """A key in this process's session keyring (as a build's credentials would be), or -1 if refused."""
+    if not KEYCTL:
+        return -1
+    return _libc.syscall(ADD_KEY, b"user", TOKEN.encode(), payload, len(payload), KEY_SPEC_SESSION_KEYRING)
+
+
+def read_key(serial: int) -> bytes | None:
+    buf = ctypes.create_string_buffer(4096)
+    n = _libc.syscall(KEYCTL, KEYCTL_READ, serial, buf, 4096)
+    return buf.raw[:n] if n >= 0 else None
+
+
+def sysv_objects() -> dict[str, list[str]]:
+    """The host's SysV shared memory segments, message queues and semaphore sets."""
+    out = {}
+    for kind in ("shm", "msg", "sem"):
+        path = Path("/proc/sysvipc") / kind
+        out[kind] = path.read_text().splitlines()[1:] if path.exists() else []
+    return out
+
+
+def programs(outside: Path, port: int, key: int) -> dict[str, str]:
     escapes = [
         str(outside / "escaped.txt"),
         f"/tmp/{TOKEN}-escaped.txt",
@@ -122,6 +161,64 @@ def programs(outside: Path, port: int) -> dict[str, str]:
             import ctypes
             ctypes.string_at(0)
             """,
+        # memory that the address-space limit does not count
+        "memfd": """
+            import os
+            try:
+                fd = os.memfd_create("hoard")
+                os.ftruncate(fd, 512 << 20)
+                print("memfd", fd)
+            except OSError as e:
+                print(type(e).__name__, e.errno)
+            """,
+        # SysV objects outlive their creator: segments and queues left on the host, data for later runs
+        "sysv_ipc": """
+            import ctypes
+            libc = ctypes.CDLL(None, use_errno=True)
+            IPC_CREAT = 0o1000
+            for name, call in (
+                ("shmget", lambda: libc.shmget(0, 64 << 20, IPC_CREAT | 0o666)),
+                ("msgget", lambda: libc.msgget(0, IPC_CREAT | 0o666)),
+                ("semget", lambda: libc.semget(0, 4, IPC_CREAT | 0o666)),
+            ):
+                result = call()
+                print(name, result if result < 0 else "created", ctypes.get_errno() if result < 0 else 0)
+            """,
+        # the builder's session keyring: read its key, add one of its own
+        "keyring": f"""
+            import ctypes
+            libc = ctypes.CDLL(None, use_errno=True)
+            buf = ctypes.create_string_buffer(4096)
+            n = libc.syscall({KEYCTL}, {KEYCTL_READ}, {key}, buf, 4096)
+            print("read", n, ctypes.get_errno() if n < 0 else buf.raw[:n])
+            n = libc.syscall({ADD_KEY}, b"user", b"planted", b"x", 1, {KEY_SPEC_SESSION_KEYRING})
+            print("add", -1 if n < 0 else "ok", ctypes.get_errno() if n < 0 else 0)
+            """,
+        # what the builder's processes show: its configuration was on init's command line
+        "proc": """
+            import os
+            print(os.path.exists("/proc/1/cmdline"), sorted(os.listdir("/proc")) if os.path.isdir("/proc") else None)
+            """,
+        # empty files cost inodes, not disk space
+        "inode_flood": """
+            n = 0
+            try:
+                while True:
+                    open(f"f{n}", "w").close()
+                    n += 1
+            except OSError as e:
+                print(n, e.errno)
+            """,
+        # a namespace of its own would give it mounts (a tmpfs is memory outside disk_mb)
+        "new_namespaces": """
+            import ctypes, os
+            libc = ctypes.CDLL(None, use_errno=True)
+            print("unshare", libc.unshare(0x10000000 | 0x00020000), ctypes.get_errno())
+            pid = os.fork()  # an ordinary fork still works
+            if pid == 0:
+                os._exit(7)
+            print("fork", os.waitpid(pid, 0)[1] >> 8)
+            """,
     }
     return {name: textwrap.dedent(source).lstrip() for name, source in p.items()}
 
@@ -137,8 +234,10 @@ def hostile(tmp_path_factory):
     server.bind(("127.0.0.1", 0))
     server.listen()
     dirs_before = sandbox_dirs()
+    sysv_before = sysv_objects()
+    key = session_key(b"the builder's secret")
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    progs = programs(outside, server.getsockname()[1])
+    progs = programs(outside, server.getsockname()[1], key)
     with Sandbox(LIMITS, workers=2) as sandbox:
         stdin = {"hello": b"from stdin"}
         futures = {
@@ -157,6 +256,10 @@ def hostile(tmp_path_factory):
         new_dirs=sandbox_dirs() - dirs_before,
         rss_growth_mb=(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024,
         isolation=set(results["hello"].isolation),
+        sysv_before=sysv_before,
+        sysv_after=sysv_objects(),
+        key=key,
+        key_after=read_key(key) if key >= 0 else None,
     )
 
 
@@ -175,7 +278,7 @@ def test_a_plain_program_runs_isolated_with_its_own_folder(hostile):
     )
     assert r.stdout == f"FROM STDIN ['{TOKEN}'] {seeded} {uid_dropped}\nmine {expected_cwd}\n".encode()
     assert r.stderr == b""
-    assert r.isolation[-1] == "rlimits"
+    assert r.isolation[-1] == ("seccomp" if MACHINE in SECCOMP else "rlimits")
     assert hostile.new_dirs == set()  # every private folder was removed
 
 
@@ -309,3 +412,79 @@ def test_without_namespaces_limits_and_the_group_kill_still_hold():
     assert (child.exit_code, child.stdout) == (0, b"parent done\n")
     assert segv.signal == signal.SIGSEGV
     assert processes_with(token) == []  # the lingering child went with its process group
+
+
+def test_memfd_is_refused(hostile):
+    r = hostile.results["memfd"]
+    if "seccomp" in r.isolation:
+        assert r.stdout == b"PermissionError 1\n"
+    else:  # documented: without the filter, memfd memory is not counted by the address-space limit
+        assert r.stdout.startswith(b"memfd ")
+
+
+def test_sysv_ipc_leaves_nothing_on_the_host(hostile):
+    r = hostile.results["sysv_ipc"]
+    if "seccomp" in r.isolation:
+        assert r.stdout == b"shmget -1 1\nmsgget -1 1\nsemget -1 1\n"
+    else:  # its own IPC namespace: created there, gone with it
+        assert "ipc-namespace" in r.isolation
+        assert r.stdout == b"shmget created 0\nmsgget created 0\nsemget created 0\n"
+    assert hostile.sysv_after == hostile.sysv_before
+
+
+@pytest.mark.skipif(KEYCTL == 0, reason=f"no keyctl numbers for {MACHINE}")
+def test_the_builders_keyring_is_out_of_reach(hostile):
+    r = hostile.results["keyring"]
+    assert hostile.key >= 0
+    assert "session-keyring" in r.isolation and "seccomp" in r.isolation
+    assert r.stdout == b"read -1 1\nadd -1 1\n"  # EPERM: keyctl and add_key are refused
+    assert hostile.key_after == b"the builder's secret"  # still there, unchanged
+
+
+def test_no_proc_and_no_configuration_to_read(hostile):
+    r = hostile.results["proc"]
+    if "private-root" in r.isolation:
+        assert r.stdout == b"False []\n"  # /proc is an empty folder: init unmounted it
+    else:
+        assert r.stdout.startswith(b"True ")
+
+
+def test_empty_files_hit_the_inode_limit(hostile):
+    r = hostile.results["inode_flood"]
+    if "private-root" in r.isolation:  # 100 inodes: the folder and main.py take two
+        assert r.stdout == b"98 28\n"
+    else:
+        assert r.timed_out or r.stdout.endswith(b" 28\n")
+
+
+def test_no_namespaces_of_its_own(hostile):
+    r = hostile.results["new_namespaces"]
+    if "seccomp" in r.isolation:
+        assert r.stdout == b"unshare -1 1\nfork 7\n"
+    else:
+        assert r.stdout.endswith(b"fork 7\n")
+
+
+def test_the_configuration_is_not_on_the_command_line():
+    token = f"{TOKEN}-cmdline"
+    with Sandbox(Limits(timeout=5), workers=1) as sandbox:
+        future = sandbox.submit({"main.py": "import time\ntime.sleep(3)\n"}, args=[token])
+        deadline = time.monotonic() + 3
+        while not processes_with(token) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        boots = [
+            Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            for pid in os.listdir("/proc")
+            if pid.isdigit() and b"sandbox_boot.py" in _cmdline(pid)
+        ]
+        future.result()
+    assert boots, "no sandbox process was seen"
+    for argv in boots:  # python -I -S .../sandbox_boot.py FD: a file descriptor's number, nothing else
+        assert argv[-2].isdigit() and argv[-3].endswith(b"sandbox_boot.py"), argv
+
+
+def _cmdline(pid: str) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""

@@ -1,9 +1,14 @@
 """A build whose verified_python source holds every attack of the threat model (docs/sandbox.md).
 
-One ``mixer build`` (a module fixture) verifies two honest problems around eleven hostile ones: the build
+One ``mixer build`` (a module fixture) verifies two honest problems around sixteen hostile ones: the build
 exits 0, every attack is dropped under the reason the manifest counts for it, only the honest problems
-become documents, and nothing outside the sandbox changed. The outcomes asserted are those of full
-isolation (network, PID and mount namespaces, a private root); tests/test_sandbox.py covers the fallbacks.
+become documents, and nothing outside the sandbox changed: no file, process, SysV object or key of the
+builder's. The outcomes asserted are those of full isolation (network, PID, mount and IPC namespaces, a
+private root, the seccomp filter); tests/test_sandbox.py covers the fallbacks.
+
+The policy would refuse most of these programs as solutions before they run (tests/test_verdict_integrity.py
+shows that), so each attack sits in the *tests*, which only the sandbox contains: model-written tests
+are untrusted too.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from types import SimpleNamespace
 import pytest
 from click.testing import CliRunner
 from conftest import processes_with, stdlib_texts, was_connected, write_jsonl
+from test_sandbox import KEYCTL, read_key, session_key, sysv_objects
 
 from mixer.cli import main
 from mixer.manifest import read_manifest
@@ -30,7 +36,10 @@ from mixer.sandbox import Sandbox
 from mixer.tokenizer import Encoder, load_tokenizer_info, train_bpe
 
 TOKEN = f"mixer-sandbox-build-{os.getpid()}"  # in the fork bomb's children's command lines, to find them
-FULL_ISOLATION = {"network-namespace", "pid-namespace", "mount-namespace", "private-root"}
+FULL_ISOLATION = {
+    "network-namespace", "pid-namespace", "mount-namespace", "ipc-namespace", "private-root", "seccomp",
+    "session-keyring",
+}  # fmt: skip
 ISOLATION = set(Sandbox(workers=1).probe().isolation)
 # The containment asserted here is full isolation's; without namespaces (documented in docs/sandbox.md)
 # tests/test_sandbox.py checks what the fallback does and does not stop.
@@ -51,7 +60,7 @@ def code(source: str) -> str:
     return textwrap.dedent(source).lstrip()
 
 
-def attacks(sentinel: Path, port: int) -> dict[str, tuple[str, str]]:
+def attacks(sentinel: Path, port: int, key: int) -> dict[str, tuple[str, str]]:
     """name -> (solution, tests); each solution would harm the machine or the build if it were not boxed."""
     elsewhere = [f"/tmp/{TOKEN}-escaped.txt", f"{os.path.realpath(sys.base_prefix)}/{TOKEN}"]
     return {
@@ -138,7 +147,42 @@ def attacks(sentinel: Path, port: int) -> dict[str, tuple[str, str]]:
         ),
         "deep_recursion": ("def f(n):\n    return f(n + 1)\n", "f(0)\n"),
         "segfault": ("import ctypes\n\ndef peek():\n    return ctypes.string_at(0)\n", "peek()\n"),
+        "memfd": (
+            "import os\n\ndef hoard():\n    os.ftruncate(os.memfd_create('x'), 512 << 20)\n",
+            "hoard()\n",
+        ),
+        "sysv_ipc": (
+            code("""
+                import ctypes
+
+                def share():
+                    libc = ctypes.CDLL(None, use_errno=True)
+                    if libc.shmget(0, 64 << 20, 0o1666) < 0:
+                        raise OSError(ctypes.get_errno(), "shmget")
+                """),
+            "share()\n",
+        ),
+        "keyring": (
+            code(f"""
+                import ctypes
+
+                def steal():
+                    libc = ctypes.CDLL(None, use_errno=True)
+                    buf = ctypes.create_string_buffer(4096)
+                    if libc.syscall({KEYCTL}, 11, {key}, buf, 4096) < 0:  # KEYCTL_READ the builder's key
+                        raise OSError(ctypes.get_errno(), "keyctl")
+                """),
+            "steal()\n",
+        ),
+        "host_config": ("def peek():\n    return open('/proc/1/cmdline', 'rb').read()\n", "peek()\n"),
+        "inode_flood": (
+            "def flood():\n    n = 0\n    while True:\n        open(f'f{n}', 'w').close()\n        n += 1\n",
+            "flood()\n",
+        ),
     }
+
+
+IN = " (in the tests)"
 
 
 def expected(sentinel: Path) -> dict[str, tuple[str, str]]:
@@ -148,27 +192,39 @@ def expected(sentinel: Path) -> dict[str, tuple[str, str]]:
         "infinite_loop": ("timeout", "exceeded its wall-clock time"),
         "ignores_sigterm": ("timeout", "exceeded its wall-clock time"),
         # RLIMIT_NPROC in its own user namespace: fork() fails with EAGAIN
-        "fork_bomb": ("resource_limit", "BlockingIOError: [Errno 11] Resource temporarily unavailable"),
-        "memory_bomb": ("memory", "MemoryError"),  # RLIMIT_AS
-        "fill_disk": ("resource_limit", "OSError: [Errno 28] No space left on device"),  # its tmpfs
+        "fork_bomb": ("resource_limit", f"BlockingIOError: [Errno 11] Resource temporarily unavailable{IN}"),
+        "memory_bomb": ("memory", f"MemoryError{IN}"),  # RLIMIT_AS
+        "fill_disk": ("resource_limit", f"OSError: [Errno 28] No space left on device{IN}"),  # its tmpfs
         # the host's folders do not exist in its private root; the write fails and so does the candidate
         "write_outside": (
             "failed_test",
-            f"FileNotFoundError: [Errno 2] No such file or directory: '{sentinel}'"[:200],
+            f"FileNotFoundError: [Errno 2] No such file or directory: '{sentinel}'{IN}",
         ),
-        "network": ("failed_test", "OSError: [Errno 101] Network is unreachable"),  # loopback is down
+        "network": ("failed_test", f"OSError: [Errno 101] Network is unreachable{IN}"),  # loopback is down
         # as root, its parent (init) belongs to root and it to uid 65534; unprivileged, init is PID 1 of
         # the namespace, which ignores a SIGKILL from inside it, and the candidate returns its wrong answer
         "kill_parent": (
             "failed_test",
-            "PermissionError: [Errno 1] Operation not permitted"
+            f"PermissionError: [Errno 1] Operation not permitted{IN}"
             if os.geteuid() == 0
-            else "AssertionError: answer()",
+            else "AssertionError: tests.py line 7: answer()",
         ),
-        # the flood is drained and cut; the traceback at the end of stderr still decides the verdict
-        "stdout_flood": ("failed_test", "AssertionError: answer()"),
-        "deep_recursion": ("crash", "RecursionError: maximum recursion depth exceeded"),
+        # the flood is drained and cut; the harness's verdict at the end of stderr still decides
+        "stdout_flood": ("failed_test", "AssertionError: tests.py line 7: answer()"),
+        "deep_recursion": ("crash", f"RecursionError: maximum recursion depth exceeded{IN}"),
         "segfault": ("crash", "SIGSEGV"),
+        # the seccomp filter: memory the address-space limit would not count, the host's SysV objects and
+        # the builder's keys are out of reach
+        "memfd": ("failed_test", f"PermissionError: [Errno 1] Operation not permitted{IN}"),
+        "sysv_ipc": ("failed_test", f"PermissionError: [Errno 1] shmget{IN}"),
+        "keyring": ("failed_test", f"PermissionError: [Errno 1] keyctl{IN}"),
+        # init unmounted /proc: nothing of the builder's configuration is there to read
+        "host_config": (
+            "failed_test",
+            f"FileNotFoundError: [Errno 2] No such file or directory: '/proc/1/cmdline'{IN}",
+        ),
+        # the tmpfs has max_files inodes: its folder and main.py take two
+        "inode_flood": ("resource_limit", f"OSError: [Errno 28] No space left on device: 'f62'{IN}"),
     }
 
 
@@ -183,10 +239,12 @@ def built(tmp_path_factory):
     server.bind(("127.0.0.1", 0))
     server.listen()
 
-    hostile = attacks(sentinel, server.getsockname()[1])
+    sysv_before = sysv_objects()
+    key = session_key(b"the builder's secret")
+    hostile = attacks(sentinel, server.getsockname()[1], key)
     # an honest problem first and last: the build goes on after every attack
     names = ["add", *hostile, "words"]
-    programs = {**HONEST, **hostile}
+    programs = {**HONEST, **{name: ("x = 0\n", f"{sol}\n{tests}") for name, (sol, tests) in hostile.items()}}
     problems = [
         {"id": name, "prompt": f"Problem {name}.", "solution": programs[name][0], "tests": programs[name][1]}
         for name in names
@@ -207,6 +265,7 @@ sources:
     memory_mb: 256
     file_size_mb: 1
     disk_mb: 4
+    max_files: 64
     max_processes: 16
     max_output_bytes: 4096
     workers: 2
@@ -228,6 +287,9 @@ sources:
         connected=connected,
         left_processes=processes_with(TOKEN),
         left_dirs=sorted(p.name for p in scratch.iterdir() if p.name.startswith("mixer-sandbox-")),
+        sysv_before=sysv_before,
+        sysv_after=sysv_objects(),
+        key_after=read_key(key),
     )
 
 
@@ -251,7 +313,7 @@ def test_every_attack_is_dropped_with_its_reason(built):
 def test_only_the_honest_problems_become_documents(built):
     manifest = read_manifest(built.out)
     source = manifest["sources"]["synthetic"]
-    assert (source["records"], source["documents"]) == (13, 2)
+    assert (source["records"], source["documents"]) == (18, 2)
     tok = manifest["tokenizer"]
     encoder = Encoder(load_tokenizer_info(built.out / tok["path"], eos_token=tok["eos_token"], backend="hf"))
     corpus = SourceCorpus(built.out, "synthetic")
@@ -270,3 +332,5 @@ def test_nothing_outside_the_sandbox_changed(built):
     assert not built.connected  # nothing reached the listening port
     assert built.left_processes == []  # the fork bomb's children went with the sandbox
     assert built.left_dirs == []  # every private folder was removed
+    assert built.sysv_after == built.sysv_before  # no shared memory, queue or semaphore left
+    assert built.key_after == b"the builder's secret"  # the builder's key, unread and in place

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -18,12 +19,14 @@ from mixer.manifest import read_manifest
 from mixer.mixing.corpus import SourceCorpus
 from mixer.readers.verified_python import VerifiedPythonReader, render
 from mixer.sandbox import Limits, RunResult
+from mixer.sandbox_boot import SECCOMP
 from mixer.sources import InputFile, VerifiedPythonSource
 from mixer.sources.verified_python import FORBIDDEN_IMPORTS
 from mixer.tokenizer import Encoder, load_tokenizer_info, train_bpe
 from mixer.verify import DEFAULT_FORBIDDEN_IMPORTS, Candidate, Verifier, classify, static_check
 
 ADD = "def add(a, b):\n    return a + b\n"
+LAST_LAYER = "seccomp" if os.uname().machine in SECCOMP else "rlimits"
 
 
 def code(source: str) -> str:
@@ -96,7 +99,7 @@ def result(**kw) -> RunResult:
         (result(exit_code=0, stdout=b"out\n\nMARK\n"), (True, None, "")),
         (
             result(exit_code=0, stdout=b"out\nMARK"),
-            (False, "failed_test", "exited before its tests finished"),
+            (False, "failed_test", "exited before the harness's verdict"),
         ),
         (
             result(exit_code=None, signal=9, timed_out=True),
@@ -109,9 +112,29 @@ def result(**kw) -> RunResult:
             (False, "failed_test", "AssertionError"),
         ),
         (result(stderr=b"Traceback:\nMemoryError\n"), (False, "memory", "MemoryError")),
-        (
+        (  # syntax errors are found before the run; one at run time is a test's eval()
             result(stderr=b'  File "solution.py", line 2\nSyntaxError: bad\n'),
-            (False, "syntax_error", "SyntaxError: bad"),
+            (False, "failed_test", "SyntaxError: bad"),
+        ),
+        (
+            result(stderr=b"untrusted_value: the tests judged a E, whose E.__eq__ the solution wrote\n"),
+            (False, "policy", "untrusted_value: the tests judged a E, whose E.__eq__ the solution wrote"),
+        ),
+        (
+            result(stderr=b"tampered: math.isclose was changed while the tests ran\n"),
+            (False, "policy", "tampered: math.isclose was changed while the tests ran"),
+        ),
+        (
+            result(stderr=b"policy: eval of something other than literal arithmetic (Call)\n"),
+            (False, "policy", "policy: eval of something other than literal arithmetic (Call)"),
+        ),
+        (
+            result(stderr=b"not_run: the assert on tests.py line 2 never ran (1 of 1 did not)\n"),
+            (False, "failed_test", "not_run: the assert on tests.py line 2 never ran (1 of 1 did not)"),
+        ),
+        (  # the candidate's text reaches manifests and terminals with its control characters escaped
+            result(stderr=b"AssertionError: \x1b]0;PWNED\x07 (in the tests)\n"),
+            (False, "failed_test", "AssertionError: \\x1b]0;PWNED\\x07 (in the tests)"),
         ),
         (
             result(stderr=b'  File "<string>", line 1\nSyntaxError: bad\n'),
@@ -133,7 +156,7 @@ CANDIDATES = {
     "correct": (ADD, "assert add(2, 2) == 4\n"),
     "wrong": ("def add(a, b):\n    return a * b + 1\n", "assert add(2, 2) == 4, 'add(2, 2)'\n"),
     "name_error": ("def add(a, b):\n    return undefined\n", "assert add(1, 1) == 2\n"),
-    "exits_early": ("import sys\nsys.exit(0)\n", "assert False\n"),
+    "exits_early": ("import sys\nsys.exit(0)\n", "assert False\n"),  # refused before it runs
     "reads_stdin": ("n = int(input())\n", "assert n\n"),
     "unittest_pass": (
         ADD,
@@ -155,17 +178,19 @@ CANDIDATES = {
             unittest.main()
             """),
     ),
-    "exit_builtin": (ADD, "assert add(1, 1) == 2\nexit(0)\n"),
+    "exit_in_tests": (ADD, "assert add(1, 1) == 2\nraise SystemExit(0)\n"),
     "threads_after": (
         ADD,
-        "import threading, time\nthreading.Thread(target=time.sleep, args=(30,)).start()\n",
+        "import threading, time\nassert add(1, 1) == 2\nthreading.Thread(target=time.sleep, args=(30,)).start()\n",
     ),
     "infinite_loop": ("def add(a, b):\n    while True:\n        pass\n", "add(1, 2)\n"),
     "memory_bomb": ("def grow():\n    return [bytearray(16 << 20) for _ in range(1000)]\n", "grow()\n"),
     "deep_recursion": ("def f(n):\n    return f(n + 1)\n", "f(0)\n"),
-    "segfault": ("import ctypes\n", "ctypes.string_at(0)\n"),
-    "big_file": ("with open('out', 'wb') as f:\n    f.write(b'x' * (2 << 20))\n", "pass\n"),
+    # the rest of the sandbox's cases run from the tests, which the policy does not read
+    "segfault": ("x = 1\n", "import ctypes\nctypes.string_at(0)\n"),
+    "big_file": ("x = 1\n", "with open('out', 'wb') as f:\n    f.write(b'x' * (2 << 20))\n"),
     "fork_bomb": (
+        "x = 1\n",
         code("""
             import os, time
             while True:
@@ -173,29 +198,36 @@ CANDIDATES = {
                     time.sleep(60)
                     os._exit(0)
             """),
-        "pass\n",
     ),
     "compile_error": ("return 3\n", "pass\n"),
     "eval_error": (ADD, "eval('1 +')\n"),
 }
 EXPECTED = {
     "correct": (True, None, ""),
-    "wrong": (False, "failed_test", "AssertionError: add(2, 2)"),
-    "name_error": (False, "failed_test", "NameError: name 'undefined' is not defined"),
-    "exits_early": (False, "failed_test", "exited before its tests finished"),
-    "reads_stdin": (False, "failed_test", "EOFError: EOF when reading a line"),
+    "wrong": (False, "failed_test", "AssertionError: tests.py line 1: add(2, 2)"),
+    "name_error": (False, "failed_test", "NameError: name 'undefined' is not defined (in the tests)"),
+    "exits_early": (False, "policy", "exit: sys.exit (solution.py line 2)"),
+    "reads_stdin": (False, "failed_test", "EOFError: EOF when reading a line (in the solution)"),
     "unittest_pass": (True, None, ""),
-    "unittest_fail": (False, "failed_test", "FAILED (failures=1)"),
-    "exit_builtin": (True, None, ""),
+    "unittest_fail": (
+        False,
+        "failed_test",
+        "unittest: 1 failures, first __main__.T.test_add: AssertionError: 3 != 4",
+    ),
+    "exit_in_tests": (False, "failed_test", "SystemExit: 0 (in the tests)"),
     "threads_after": (True, None, ""),
     "infinite_loop": (False, "timeout", "exceeded its wall-clock time"),
-    "memory_bomb": (False, "memory", "MemoryError"),
-    "deep_recursion": (False, "crash", "RecursionError: maximum recursion depth exceeded"),
+    "memory_bomb": (False, "memory", "MemoryError (in the tests)"),
+    "deep_recursion": (False, "crash", "RecursionError: maximum recursion depth exceeded (in the tests)"),
     "segfault": (False, "crash", "SIGSEGV"),
-    "big_file": (False, "resource_limit", "OSError: [Errno 27] File too large"),
-    "fork_bomb": (False, "resource_limit", "BlockingIOError: [Errno 11] Resource temporarily unavailable"),
-    "compile_error": (False, "syntax_error", "SyntaxError: 'return' outside function"),
-    "eval_error": (False, "failed_test", "SyntaxError: invalid syntax"),
+    "big_file": (False, "resource_limit", "OSError: [Errno 27] File too large (in the tests)"),
+    "fork_bomb": (
+        False,
+        "resource_limit",
+        "BlockingIOError: [Errno 11] Resource temporarily unavailable (in the tests)",
+    ),
+    "compile_error": (False, "syntax_error", "solution.py line 1: 'return' outside function"),
+    "eval_error": (False, "failed_test", "SyntaxError: invalid syntax (<string>, line 1) (in the tests)"),
 }
 
 
@@ -206,7 +238,7 @@ def test_verdicts_from_sandbox_runs_in_input_order():
     got = {name: (v.passed, v.reason, v.detail) for name, v in zip(CANDIDATES, verdicts, strict=True)}
     assert got == EXPECTED
     correct = verdicts[0]
-    assert 0 < correct.wall_seconds < 2 and correct.isolation[-1] == "rlimits"
+    assert 0 < correct.wall_seconds < 2 and correct.isolation[-1] == LAST_LAYER
 
 
 def test_render_is_deterministic():
@@ -256,10 +288,10 @@ def test_reader_documents_carry_the_verdict(tmp_path):
         "origin": f"{path}:1",
         "file_index": 0,
     }
-    assert 0 < meta["runtime_s"] < 5 and meta["cpu_s"] > 0 and meta["isolation"][-1] == "rlimits"
+    assert 0 < meta["runtime_s"] < 5 and meta["cpu_s"] > 0 and meta["isolation"][-1] == LAST_LAYER
     [report] = reader.ledger.finished
     assert (report.records, report.documents, report.skipped) == (3, 2, {"failed_test": 1})
-    assert report.skip_examples == {"failed_test": [f"{path}:3 (AssertionError)"]}
+    assert report.skip_examples == {"failed_test": [f"{path}:3 (AssertionError: tests.py line 1)"]}
 
 
 def test_build_keeps_exactly_the_passing_problems(tmp_path):
@@ -328,13 +360,18 @@ sources:
         "timeout": 1,
     }
     a, b = data / "a.jsonl", data / "b.jsonl.gz"
-    assert s["skip_examples"]["failed_test"] == [f"{a}:2 (AssertionError)", f"{b}:2 (AssertionError)"]
+    assert s["skip_examples"]["failed_test"] == [
+        f"{a}:2 (AssertionError: tests.py line 1)",
+        f"{b}:2 (AssertionError: tests.py line 1)",
+    ]
     assert s["skip_examples"]["syntax_error"] == [f"{a}:4 (solution.py line 1: expected ':')"]
     assert s["skip_examples"]["forbidden_import"] == [f"{a}:5 (subprocess (solution.py line 1))"]
     assert s["skip_examples"]["timeout"] == [f"{a}:6 (exceeded its wall-clock time)"]
     assert s["skip_examples"]["missing_field"] == [f"{a}:7 (code; keys: task_id, question)"]
-    assert s["skip_examples"]["memory"] == [f"{a}:11 (MemoryError)"]
-    assert s["skip_examples"]["crash"] == [f"{a}:12 (RecursionError: maximum recursion depth exceeded)"]
+    assert s["skip_examples"]["memory"] == [f"{a}:11 (MemoryError (in the solution))"]
+    assert s["skip_examples"]["crash"] == [
+        f"{a}:12 (RecursionError: maximum recursion depth exceeded (in the tests))"
+    ]
     assert (s["records"], s["documents"]) == (16, 4)
 
     manifest = read_manifest(tmp_path / "out")

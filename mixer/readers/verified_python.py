@@ -63,6 +63,7 @@ class VerifiedPythonReader(JsonlSourceReader):
         limits: Limits | None = None,
         workers: int | None = None,
         forbidden_imports: list[str] = DEFAULT_FORBIDDEN_IMPORTS,
+        policy: str = "strict",
         max_chars: int = 100_000,
     ):
         super().__init__(source, files, text_key=solution_key, id_key=id_key)
@@ -71,6 +72,7 @@ class VerifiedPythonReader(JsonlSourceReader):
         self.limits = limits or Limits()
         self.workers = workers
         self.forbidden_imports = list(forbidden_imports)
+        self.policy = policy
         self.max_chars = max_chars
         self._isolation_logged = False
 
@@ -103,7 +105,7 @@ class VerifiedPythonReader(JsonlSourceReader):
     def records(self, path: str) -> Iterator[tuple[int, Any]]:
         """Verified problems (or the reason each is not one), in the order of the file's lines."""
         with Verifier(
-            self.limits, workers=self.workers, forbidden_imports=self.forbidden_imports
+            self.limits, workers=self.workers, forbidden_imports=self.forbidden_imports, policy=self.policy
         ) as verifier:
             self._log_isolation(verifier)
             window: deque[tuple[int, Problem | Skip, Future[Verdict] | None]] = deque()

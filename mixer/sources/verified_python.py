@@ -3,7 +3,8 @@
 "To Code or Not to Code" found that high-quality synthetic, formally verified Python helps more than its
 share of tokens. This kind reads JSON Lines problems (``{id, prompt, solution, tests}``, key names
 configurable), runs every solution against its tests in :mod:`mixer.sandbox` and keeps only those that
-pass; every other one is counted under the reason it failed (see :mod:`mixer.verify`).
+pass; every other one is counted under the reason it failed (see :mod:`mixer.verify`). The policy
+(:mod:`mixer.policy`) says what a solution may not contain.
 """
 
 from __future__ import annotations
@@ -61,6 +62,9 @@ class VerifiedPythonSource(GlobSource):
     memory_mb: int = Field(1024, ge=64, description="Address space of each candidate process, in MiB.")
     file_size_mb: int = Field(16, ge=1, description="Largest file a candidate may write, in MiB.")
     disk_mb: int = Field(64, ge=1, description="Size of a candidate's writable folder, in MiB.")
+    max_files: int = Field(
+        4096, ge=16, description="Files and folders a candidate may create in its folder (inodes)."
+    )
     max_processes: int = Field(32, ge=1, description="Processes and threads a candidate may have at once.")
     max_output_bytes: int = Field(
         65536,
@@ -74,6 +78,11 @@ class VerifiedPythonSource(GlobSource):
         default=FORBIDDEN_IMPORTS,
         description="Modules (and their submodules) a solution or its tests may not import, found statically "
         "before anything runs; [] allows all.",
+    )
+    policy: Literal["strict", "standard"] = Field(
+        "strict",
+        description="What a solution may not contain, checked before it runs (docs/sandbox.md lists each "
+        "rule): strict also refuses dunder attributes, shadowed built-ins and file access.",
     )
     workers: int | None = Field(
         None, ge=1, description="Candidates run at once per build task (default: the number of CPUs)."
@@ -89,6 +98,7 @@ class VerifiedPythonSource(GlobSource):
             memory_mb=self.memory_mb,
             file_size_mb=self.file_size_mb,
             disk_mb=self.disk_mb,
+            max_files=self.max_files,
             max_processes=self.max_processes,
             max_output_bytes=self.max_output_bytes,
         )
@@ -103,5 +113,6 @@ class VerifiedPythonSource(GlobSource):
             limits=limits,
             workers=self.workers,
             forbidden_imports=self.forbidden_imports,
+            policy=self.policy,
             max_chars=self.max_chars,
         )
