@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 
 sample: $(SAMPLE)
 
-$(SAMPLE): $(STAMP) mixer/samplecorpus.py mixer/sampleproblems.py
+$(SAMPLE): $(STAMP) mixer/samples/corpus.py mixer/samples/doctest_problems.py mixer/samples/generated_problems.py
 	$(BIN)/mixer sample-corpus data/sample
 	touch $(SAMPLE)
 

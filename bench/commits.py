@@ -6,7 +6,7 @@ cached under bench-out/. Three variants, each in its own process so its peak mem
 Python process's, and the largest git process's: `git log --topo-order --reverse` lists the commit ids
 before it prints the first one, so git's memory grows with the history while mixer's does not):
 
-- ``git log``: :func:`mixer.gitcli.iter_commits` alone, i.e. git's output parsed, no documents;
+- ``git log``: :func:`mixer.readers.gitcli.iter_commits` alone, i.e. git's output parsed, no documents;
 - ``diff``: the reader in ``format: diff`` (one document per commit);
 - ``commitpack``: the reader in ``format: commitpack`` (old and new file contents from `git cat-file`).
 """
@@ -72,7 +72,7 @@ def repository(commits: int = COMMITS) -> Path:
 
 
 def run_variant(variant: str, repo: Path) -> dict:
-    from mixer.gitcli import iter_commits, resolve_ref
+    from mixer.readers.gitcli import iter_commits, resolve_ref
 
     if variant != "git log":  # datatrove and the reader stack, imported before the clock starts
         from mixer.readers.base import Skip
@@ -124,7 +124,7 @@ def measure(variant: str, commits: int) -> dict:
 
 
 def main(repeats: int = 3, commits: int = COMMITS) -> dict:
-    from mixer.report import format_table
+    from mixer.report.console import format_table
 
     cached = (OUT / f"repo-{commits}" / "done").is_file()
     start = time.perf_counter()

@@ -133,7 +133,7 @@ def run(truth: dict, data: Path) -> dict:
 
 
 def main(repeats: int = 3) -> dict:
-    from mixer.report import format_table
+    from mixer.report.console import format_table
 
     data = OUT / "data"
     shutil.rmtree(data, ignore_errors=True)

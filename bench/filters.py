@@ -58,7 +58,7 @@ def time_redactor(docs: list[Document]) -> tuple[float, Counter]:
 
 
 def main(repeats: int = 3) -> dict:
-    from mixer.report import format_table
+    from mixer.report.console import format_table
 
     docs = stdlib_documents()
     mb = sum(len(d.text.encode("utf-8")) for d in docs) / 1e6

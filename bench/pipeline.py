@@ -82,9 +82,9 @@ def inputs() -> tuple[Path, list[str], int]:
 def tokenizer(data: Path) -> Path:
     path = OUT / "tokenizer" / "tokenizer.json"
     if not path.is_file():
+        from mixer.build.tokenizer_setup import sample_texts
+        from mixer.shards.tokenizer import train_bpe
         from mixer.sources import JsonlSource
-        from mixer.tokenizer import train_bpe
-        from mixer.tokenizer_setup import sample_texts
 
         src = JsonlSource(paths=[str(data / "*.jsonl.gz")])
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -130,7 +130,7 @@ def run_datatrove(data: Path, tok: Path) -> tuple[float, set[str], set[str]]:
     from datatrove.pipeline.writers import JsonlWriter
     from datatrove.utils.hashing import HashConfig
 
-    from mixer.engine import quiet_datatrove_console
+    from mixer.build.engine import quiet_datatrove_console
 
     quiet_datatrove_console()
     out = OUT / "datatrove"
@@ -235,7 +235,7 @@ def run_mixer(data: Path, tok: Path, ids: list[str]) -> tuple[float, set[str], s
 
 
 def main(repeats: int = 3) -> dict:
-    from mixer.report import format_table
+    from mixer.report.console import format_table
 
     data, ids, size = inputs()
     tok = tokenizer(data)

@@ -81,7 +81,7 @@ def main(repeats: int = 3, limit: int | None = None) -> dict:
     """``limit``: only the first that many documents (a quick look; the figures are for all of them)."""
     from datatrove.utils.word_tokenizers import load_word_tokenizer
 
-    from mixer.report import format_table
+    from mixer.report.console import format_table
 
     docs = sample_documents()[:limit]
     mb = sum(len(t.encode("utf-8")) for _, t in docs) / 1e6

@@ -23,7 +23,7 @@ SOURCES = {"web": (10_000_000, 2000), "code": (5_000_000, 1300)}  # documents, m
 
 
 def make_sparse_source(output: Path, name: str, documents: int, mean: int, seed: int) -> int:
-    from mixer.shards import encode_index
+    from mixer.shards.format import encode_index
 
     folder = output / "sources" / name
     folder.mkdir(parents=True, exist_ok=True)
@@ -48,7 +48,7 @@ def make_sparse_source(output: Path, name: str, documents: int, mean: int, seed:
 def main(repeats: int = 3) -> dict:
     from mixer.mixing.mix import mix
     from mixer.recipe import parse_recipe
-    from mixer.report import format_table
+    from mixer.report.console import format_table
 
     output = OUT / "shards"
     if not (output / "sources" / "code" / "assembled.json").is_file():

@@ -27,9 +27,9 @@ VOCAB = 50257
 def tokenizer_path() -> Path:
     path = OUT / "gpt2-style" / "tokenizer.json"
     if not path.is_file():
+        from mixer.build.tokenizer_setup import sample_texts
+        from mixer.shards.tokenizer import train_bpe
         from mixer.sources import JsonlSource
-        from mixer.tokenizer import train_bpe
-        from mixer.tokenizer_setup import sample_texts
 
         files = JsonlSource(paths=[str(SAMPLE / p) for p in INPUTS]).resolve("bench").files
         src = JsonlSource(paths=[str(SAMPLE / p) for p in INPUTS])
@@ -77,7 +77,7 @@ def run_bare(backend: str, workers: int, files: list[str]) -> tuple[int, float]:
     """The encoder alone on in-memory texts, split across ``workers`` processes."""
     from concurrent.futures import ProcessPoolExecutor
 
-    from mixer.tokenizer import load_tokenizer_info
+    from mixer.shards.tokenizer import load_tokenizer_info
 
     info = load_tokenizer_info(tokenizer_path(), backend=backend)
     chunks = [files[i::workers] for i in range(workers)]
@@ -95,7 +95,7 @@ _TEXTS: list[str] = []
 
 
 def _bare_load(files: list[str], info) -> int:
-    from mixer.tokenizer import Encoder
+    from mixer.shards.tokenizer import Encoder
 
     _TEXTS[:] = load_texts(files)
     Encoder(info).encode_with_eos(_TEXTS[:1])  # loads and caches the backend in this process
@@ -103,7 +103,7 @@ def _bare_load(files: list[str], info) -> int:
 
 
 def _bare_encode(info, _rank: int) -> int:
-    from mixer.tokenizer import Encoder
+    from mixer.shards.tokenizer import Encoder
 
     encoder = Encoder(info)
     tokens = 0
@@ -124,7 +124,7 @@ def run_datatrove(workers: int, files: list[str]) -> tuple[int, float]:
     from datatrove.pipeline.readers import JsonlReader
     from datatrove.pipeline.tokens import DocumentTokenizer
 
-    from mixer.engine import quiet_datatrove_console
+    from mixer.build.engine import quiet_datatrove_console
 
     quiet_datatrove_console()
     out = OUT / "run-datatrove"
@@ -205,7 +205,7 @@ def measure(variant: str, workers: int, copies: int = 1) -> dict:
 
 
 def main(repeats: int = 3, workers: int = 2, copies: int = 3) -> list[dict]:
-    from mixer.report import format_table
+    from mixer.report.console import format_table
 
     tokenizer_path()
     input_files(copies)

@@ -40,7 +40,7 @@ def run_once(recipe: Path, model: str, steps: int, warmup: int, device: str | No
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
-    from mixer.report import format_table
+    from mixer.report.console import format_table
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recipe", type=Path, default=ROOT / "recipes" / "demo.yaml")

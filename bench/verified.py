@@ -46,7 +46,7 @@ def problems(n: int) -> list[dict]:
 
 
 def humaneval_items() -> list[dict]:
-    from mixer.humaneval import candidate, load_problems
+    from mixer.eval.humaneval import candidate, load_problems
 
     return [
         {"solution": c.solution, "tests": c.tests}
@@ -71,8 +71,8 @@ def run_bare(items: list[dict], workers: int) -> float:
 
 
 def run_verifier(items: list[dict], workers: int, isolate: bool) -> tuple[float, tuple[str, ...]]:
-    from mixer.sandbox import Limits
-    from mixer.verify import Candidate, Verifier
+    from mixer.sandbox.run import Limits
+    from mixer.sandbox.verifier import Candidate, Verifier
 
     with Verifier(Limits(timeout=30), workers=workers, isolate=isolate) as verifier:
         verifier.verify(Candidate("pass\n", "pass\n"))  # untimed: start the pool
@@ -88,7 +88,7 @@ def run_build(items: list[dict], workers: int) -> float:
     from mixer.build import BuildOptions, plan_build, run_build
     from mixer.readers.verified_python import render
     from mixer.recipe import parse_recipe
-    from mixer.tokenizer import train_bpe
+    from mixer.shards.tokenizer import train_bpe
 
     data = OUT / "problems.jsonl"
     data.parent.mkdir(parents=True, exist_ok=True)
@@ -116,7 +116,7 @@ def run_build(items: list[dict], workers: int) -> float:
 
 
 def main(samples: int = 200, repeats: int = 3, workers: int | None = None) -> dict:
-    from mixer.report import format_table
+    from mixer.report.console import format_table
 
     workers = workers or os.cpu_count() or 1
     items = problems(samples)

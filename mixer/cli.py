@@ -94,7 +94,7 @@ def build(
     """
     from mixer.build import BuildOptions, describe_plan, plan_build, run_build
     from mixer.recipe import load_recipe
-    from mixer.report import phase_table, summary_table
+    from mixer.report.console import phase_table, summary_table
 
     loaded = load_recipe(recipe)
     plan = plan_build(loaded, str(recipe), output)
@@ -125,7 +125,7 @@ def mix(recipe: Path, output: Path | None):
     """
     from mixer.build import run_mix
     from mixer.recipe import load_recipe
-    from mixer.report import phase_table
+    from mixer.report.console import phase_table
 
     loaded = load_recipe(recipe)
     manifest = run_mix(loaded, str(recipe), output, echo=click.echo)
@@ -156,7 +156,7 @@ def inspect(folder: Path, source: str | None, count: int, doc: int | None, max_c
       mixer inspect shards/demo --source code --doc 12
       mixer inspect shards/demo --rejected --n 5
     """
-    from mixer.inspect import inspect_output, inspect_rejected
+    from mixer.shards.inspect import inspect_output, inspect_rejected
 
     if rejected:
         click.echo(inspect_rejected(folder, source=source, count=count, max_chars=max_chars))
@@ -181,9 +181,9 @@ def report(folder: Path, out: Path | None):
       mixer report shards/demo
       mixer report shards/demo --out /tmp/demo-report.html
     """
-    from mixer.manifest import read_manifest
-    from mixer.report import phase_table, summary_table
-    from mixer.report_html import write_report
+    from mixer.report.console import phase_table, summary_table
+    from mixer.report.html import write_report
+    from mixer.shards.manifest import read_manifest
 
     manifest = read_manifest(folder)
     path = write_report(folder, out)
@@ -237,8 +237,8 @@ def tokenizer_train(recipe: Path, vocab_size: int | None, sample_bytes: int | No
     Example:
       mixer tokenizer train recipes/demo.yaml --vocab-size 32000 -o tok/tokenizer.json
     """
+    from mixer.build.tokenizer_setup import train_on_sources
     from mixer.recipe import TokenizerTraining, load_recipe
-    from mixer.tokenizer_setup import train_on_sources
 
     loaded = load_recipe(recipe)
     base = loaded.tokenizer.train
@@ -269,7 +269,7 @@ def verify(folder: Path, quick: bool):
     Example:
       mixer verify shards/demo
     """
-    from mixer.integrity import VerifyError, verify_output
+    from mixer.shards.verify import VerifyError, verify_output
 
     try:
         counts = verify_output(folder, quick=quick, echo=click.echo)
@@ -406,7 +406,7 @@ def sample_corpus(folder: Path, min_bytes: int):
     Example:
       mixer sample-corpus data/sample
     """
-    from mixer.samplecorpus import SampleCorpusError, gather_sample_corpus
+    from mixer.samples.corpus import SampleCorpusError, gather_sample_corpus
 
     try:
         summary = gather_sample_corpus(folder, min_bytes=min_bytes)

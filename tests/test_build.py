@@ -7,10 +7,10 @@ from click.testing import CliRunner
 from conftest import recipe_text, write_jsonl
 
 from mixer.cli import main
-from mixer.manifest import read_manifest as load_manifest
 from mixer.mixing.corpus import SourceCorpus
-from mixer.shards import IndexedDataset
-from mixer.tokenizer import Encoder, load_tokenizer_info
+from mixer.shards.format import IndexedDataset
+from mixer.shards.manifest import read_manifest as load_manifest
+from mixer.shards.tokenizer import Encoder, load_tokenizer_info
 
 
 def build(tmp_path: Path, text: str, *args: str, out: str = "out"):
@@ -112,9 +112,9 @@ def test_output_is_independent_of_task_count(corpus, tmp_path):
 
 
 def test_shards_roll_over_at_the_token_limit(corpus, tmp_path, monkeypatch):
-    import mixer.assemble
+    import mixer.build.assemble
 
-    monkeypatch.setattr(mixer.assemble, "COPY_TOKENS", 700)  # copy in many small reads as well
+    monkeypatch.setattr(mixer.build.assemble, "COPY_TOKENS", 700)  # copy in many small reads as well
     result, out = build(tmp_path, recipe_text(corpus["root"], extra="build: {max_tokens_per_shard: 3000}\n"))
     assert result.exit_code == 0, result.output
     manifest = load_manifest(out)
@@ -269,7 +269,7 @@ def test_resume_reads_only_files_without_a_committed_part(corpus, tmp_path):
 
 
 def test_a_second_build_of_the_same_folder_is_refused(corpus, tmp_path):
-    from mixer.lock import output_lock
+    from mixer.build.lock import output_lock
 
     out = tmp_path / "out"
     (out / "work").mkdir(parents=True)
@@ -362,7 +362,7 @@ def test_the_lock_of_a_killed_build_does_not_block_the_next(corpus, tmp_path):
         [
             sys.executable,
             "-c",
-            "import time\nfrom mixer.lock import output_lock\n"
+            "import time\nfrom mixer.build.lock import output_lock\n"
             f"with output_lock({str(out)!r}):\n    print('locked', flush=True)\n    time.sleep(600)\n",
         ],
         stdout=subprocess.PIPE,
@@ -391,7 +391,7 @@ def test_pool_workers_are_deaf_to_ctrl_c_but_the_programs_they_start_are_not(tmp
     import signal
     import subprocess
 
-    from mixer.engine import choose_executor, run_pipeline
+    from mixer.build.engine import choose_executor, run_pipeline
     from mixer.recipe import ExecutorConfig
 
     def record(data, rank: int = 0, world_size: int = 1):

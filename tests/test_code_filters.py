@@ -297,7 +297,7 @@ def test_lang_and_stack_v1_path_keys():
 
 
 def test_language_from_path():
-    # mixer.languages first (Linguist names, lower-cased), then the data and markup formats it lacks
+    # mixer.sources.languages first (Linguist names, lower-cased), then the data and markup formats it lacks
     assert language_from_path("a/b/Index.HTML") == "html"
     assert language_from_path("x.min.js") == "javascript"
     assert language_from_path("Makefile") == "makefile"

@@ -17,14 +17,14 @@ from conftest import write_jsonl
 
 from mixer.cli import main
 from mixer.errors import PlanError, RecipeError
-from mixer.languages import LANGUAGE_NAMES, canonical_language, detect_language
-from mixer.manifest import read_manifest
 from mixer.mixing.corpus import SourceCorpus
 from mixer.readers.base import Skip
 from mixer.recipe import parse_recipe
 from mixer.render.code import starcoder_header
+from mixer.shards.manifest import read_manifest
+from mixer.shards.tokenizer import Encoder, load_tokenizer_info
 from mixer.sources.code import CodeSource
-from mixer.tokenizer import Encoder, load_tokenizer_info
+from mixer.sources.languages import LANGUAGE_NAMES, canonical_language, detect_language
 
 # ---------------------------------------------------------------------------------------------- languages
 

@@ -12,9 +12,9 @@ from click.testing import CliRunner
 from conftest import write_jsonl
 
 from mixer.cli import main
-from mixer.manifest import read_manifest
 from mixer.mixing.corpus import SourceCorpus
-from mixer.tokenizer import Encoder, load_tokenizer_info
+from mixer.shards.manifest import read_manifest
+from mixer.shards.tokenizer import Encoder, load_tokenizer_info
 
 WORDS = (
     "river stone cloud market window garden silver morning harbor lantern meadow copper engine village "
@@ -141,7 +141,7 @@ def test_unknown_priority_source_is_a_recipe_error(tmp_path):
 def test_normalise_is_datatroves_simplify_text():
     from datatrove.utils.text import simplify_text
 
-    from mixer.stages.dedup import normalise
+    from mixer.build.stages.dedup import normalise
 
     samples = [
         "Hello, World!  It's 3.14 o'clock\n\tnow.",

@@ -11,13 +11,13 @@ from click.testing import CliRunner
 
 from mixer.cli import main
 from mixer.errors import PlanError
-from mixer.manifest import read_manifest
 from mixer.mixing.corpus import SourceCorpus
 from mixer.readers.base import Skip
 from mixer.readers.git_commits import GitCommitsReader
 from mixer.render.commits import MessageRules, clean_message
+from mixer.shards.manifest import read_manifest
+from mixer.shards.tokenizer import Encoder, load_tokenizer_info
 from mixer.sources.git_commits import CommitMessageFilter, GitCommitsSource
-from mixer.tokenizer import Encoder, load_tokenizer_info
 
 ADA = ("Ada", "ada@example.com")
 BOT = ("dependabot[bot]", "49699333+dependabot[bot]@users.noreply.github.com")

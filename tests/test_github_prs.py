@@ -11,14 +11,14 @@ from conftest import write_jsonl
 from test_git_commits import git, write
 
 from mixer.cli import main
-from mixer.manifest import read_manifest
 from mixer.mixing.corpus import SourceCorpus
-from mixer.prs_from_git import prs_from_git
 from mixer.readers.base import Skip
 from mixer.readers.github_prs import GithubPRsReader
 from mixer.render.pull_requests import Drop, PRRenderer
+from mixer.samples.prs_from_git import prs_from_git
+from mixer.shards.manifest import read_manifest
+from mixer.shards.tokenizer import Encoder, load_tokenizer_info
 from mixer.sources.github_prs import GithubPRsSource
-from mixer.tokenizer import Encoder, load_tokenizer_info
 
 FETCH_BASE = "import time\n\n\ndef fetch(url):\n    return get(url)\n"
 FETCH_PATCH = (

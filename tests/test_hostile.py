@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from conftest import write_jsonl
 
 from mixer.cli import main
-from mixer.manifest import read_manifest
+from mixer.shards.manifest import read_manifest
 
 GOOD = [{"id": f"g{i}", "text": f"good document number {i} about rivers and stones"} for i in range(40)]
 
@@ -170,7 +170,7 @@ def repository(path: Path, commits: int) -> Path:
 
 def decoded(out: Path, source: str) -> list[str]:
     from mixer.mixing.corpus import SourceCorpus
-    from mixer.tokenizer import Encoder, load_tokenizer_info
+    from mixer.shards.tokenizer import Encoder, load_tokenizer_info
 
     tok = read_manifest(out)["tokenizer"]
     encoder = Encoder(load_tokenizer_info(out / tok["path"], eos_token=tok["eos_token"], backend="hf"))

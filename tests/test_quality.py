@@ -14,11 +14,11 @@ from conftest import write_jsonl
 from datatrove.data import Document
 
 from mixer.cli import main
+from mixer.filters.steps import STEPS, StepSpec, check_params, make_step
 from mixer.filters.text import GopherQuality
-from mixer.manifest import read_manifest
 from mixer.mixing.corpus import SourceCorpus
-from mixer.steps import STEPS, StepSpec, check_params, make_step
-from mixer.tokenizer import Encoder, load_tokenizer_info
+from mixer.shards.manifest import read_manifest
+from mixer.shards.tokenizer import Encoder, load_tokenizer_info
 
 ENGLISH = (
     "The harbour was quiet in the early morning, and the fishermen walked slowly along the wooden pier "
@@ -248,9 +248,9 @@ def test_spacy_word_splitter_runs_offline(no_network, name):
 def test_recorded_decisions_replace_the_deciding_filters_in_the_second_pass(tmp_path, monkeypatch):
     """With dedup, the signatures pass records what the steps decided and the tokenize pass applies that
     instead of running the deciding filters again; steps that change documents (pii here) run again."""
+    from mixer.build.stages.quality import QualityStage
     from mixer.filters.text import GopherRepetition
     from mixer.readers.base import FileLedger, FileReport
-    from mixer.stages.quality import QualityStage
 
     specs = [StepSpec("pii", {}), StepSpec("gopher_repetition", {}), StepSpec("gopher_quality", {})]
     texts = [ENGLISH + " Mail me at jane.doe@harbourmail.org.", REPEATED, SHORT, ENGLISH.replace("harbour", "bay")]

@@ -15,12 +15,12 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from mixer import report_html
 from mixer.cli import main
 from mixer.errors import MixerError
-from mixer.report import phase_table, summary_table
-from mixer.report_html import render_report, write_report
-from mixer.shards import IndexedDatasetWriter
+from mixer.report import html as report_html
+from mixer.report.console import phase_table, summary_table
+from mixer.report.html import render_report, write_report
+from mixer.shards.format import IndexedDatasetWriter
 
 SVG = "{http://www.w3.org/2000/svg}"
 CODE = "code<script>"  # a source name that would inject markup if it were not escaped

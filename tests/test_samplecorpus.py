@@ -1,4 +1,4 @@
-"""Tests for mixer.samplecorpus: the renderer and readers on hand-built trees, then one real gather."""
+"""Tests for mixer.samples.corpus: the renderer and readers on hand-built trees, then one real gather."""
 
 from __future__ import annotations
 
@@ -18,25 +18,24 @@ import pyarrow.parquet as pq
 import pytest
 import zstandard
 
-from mixer import samplecorpus
-from mixer.samplecorpus import (
-    SampleCorpusError,
-    SampleCorpusSummary,
-    SamplePart,
-    _encode_jsonl,
+from mixer.samples import corpus as samplecorpus
+from mixer.samples import machine
+from mixer.samples.corpus import (
     _gather_code,
     _gather_git,
     _gather_notes,
     _gather_prs,
     _gather_pydoc,
     _gather_web,
-    _NoteSource,
-    _read_text,
-    _render_pydoc,
-    _Repository,
     gather_sample_corpus,
 )
-from mixer.sampleproblems import GENERATED_DEFECTS, generated_problems
+from mixer.samples.files import encode_jsonl as _encode_jsonl
+from mixer.samples.files import render_pydoc as _render_pydoc
+from mixer.samples.generated_problems import GENERATED_DEFECTS, generated_problems
+from mixer.samples.machine import NoteSource as _NoteSource
+from mixer.samples.machine import Repository as _Repository
+from mixer.samples.machine import read_text as _read_text
+from mixer.samples.parts import SampleCorpusError, SampleCorpusSummary, SamplePart, Skip
 
 # --- helpers ------------------------------------------------------------------------------------------
 
@@ -235,7 +234,7 @@ def test_render_pydoc_raises_on_invalid_source() -> None:
 
 
 def skip_reason(path: Path, max_doc_bytes: int = 100, *, gunzip: bool = False) -> str:
-    with pytest.raises(samplecorpus._Skip) as caught:
+    with pytest.raises(Skip) as caught:
         _read_text(path, max_doc_bytes, gunzip=gunzip)
     return caught.value.reason
 
@@ -433,7 +432,7 @@ def test_note_sources_order_and_selection(tmp_path: Path, fake_stdlib: Path) -> 
     ])  # fmt: skip
     write(site / "zeta-1.0.dist-info" / "RECORD", record + "\n")
 
-    sources = list(samplecorpus._note_sources([dist], fake_stdlib, licenses))
+    sources = list(machine.note_sources([dist], fake_stdlib, licenses))
 
     assert [(s.label, s.path) for s in sources] == [
         ("common-licenses", licenses / "GPL-3"),
@@ -448,11 +447,11 @@ def test_note_sources_order_and_selection(tmp_path: Path, fake_stdlib: Path) -> 
 def test_gather_sample_corpus_below_min_bytes_raises_after_writing(
     tmp_path: Path, fake_stdlib: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(samplecorpus, "_stdlib_root", lambda: fake_stdlib)
-    monkeypatch.setattr(samplecorpus, "_distributions", lambda: [])
-    monkeypatch.setattr(samplecorpus, "_DOC_ROOTS", (tmp_path / "no-doc",))
-    monkeypatch.setattr(samplecorpus, "_LICENSES_ROOT", tmp_path / "no-licenses")
-    monkeypatch.setattr(samplecorpus, "_repositories", lambda: ([], ["no repository here"]))
+    monkeypatch.setattr(samplecorpus, "stdlib_root", lambda: fake_stdlib)
+    monkeypatch.setattr(samplecorpus, "distributions", lambda: [])
+    monkeypatch.setattr(samplecorpus, "DOC_ROOTS", (tmp_path / "no-doc",))
+    monkeypatch.setattr(samplecorpus, "LICENSES_ROOT", tmp_path / "no-licenses")
+    monkeypatch.setattr(samplecorpus, "find_repositories", lambda: ([], ["no repository here"]))
     out = tmp_path / "sample"
     generated = len(_encode_jsonl(generated_problems()))  # the fake stdlib has no doctest modules
     total = 274 + generated
@@ -546,7 +545,7 @@ def test_repositories_without_a_checkout_note_why_and_find_others(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
-    monkeypatch.setattr(samplecorpus, "__file__", str(tmp_path / "site" / "mixer" / "samplecorpus.py"))
+    monkeypatch.setattr(machine, "__file__", str(tmp_path / "site" / "mixer" / "samples" / "machine.py"))
     (tmp_path / "work").mkdir()
     monkeypatch.chdir(tmp_path / "work")
     roots = [tmp_path / "src", tmp_path / "opt"]
@@ -555,9 +554,9 @@ def test_repositories_without_a_checkout_note_why_and_find_others(
     (roots[0] / "plain").mkdir()
     git(roots[0], "init", "-q", "empty")
     make_repository(roots[1] / "alpha.git", ["Another alpha"])
-    monkeypatch.setattr(samplecorpus, "_GIT_ROOTS", (*roots, tmp_path / "absent"))
+    monkeypatch.setattr(machine, "GIT_ROOTS", (*roots, tmp_path / "absent"))
 
-    repositories, notes = samplecorpus._repositories()
+    repositories, notes = machine.find_repositories()
 
     assert repositories == [
         _Repository("alpha", roots[0] / "alpha", 200),
@@ -565,17 +564,17 @@ def test_repositories_without_a_checkout_note_why_and_find_others(
         _Repository("alpha-2", roots[1] / "alpha.git", 200),
     ]
     assert len(notes) == 1 and notes[0].startswith("this project is not a git checkout with commits")
-    monkeypatch.setattr(samplecorpus, "_MAX_OTHER_REPOSITORIES", 1)
-    monkeypatch.setattr(samplecorpus, "_MAX_OTHER_REPOSITORY_BYTES", 0)  # every repository is too large
-    assert samplecorpus._repositories()[0] == []
+    monkeypatch.setattr(machine, "MAX_OTHER_REPOSITORIES", 1)
+    monkeypatch.setattr(machine, "MAX_OTHER_REPOSITORY_BYTES", 0)  # every repository is too large
+    assert machine.find_repositories()[0] == []
     monkeypatch.setenv("PATH", str(tmp_path / "no-git-here"))
-    assert samplecorpus._repositories() == (
+    assert machine.find_repositories() == (
         [],
         ["no git snapshots: the `git` command is not installed (or not on PATH)"],
     )
 
 
-PACKAGE_TOP = Path(samplecorpus.__file__).resolve().parent.parent
+PACKAGE_TOP = Path(samplecorpus.__file__).resolve().parent.parent.parent
 in_checkout = pytest.mark.skipif(
     not (PACKAGE_TOP / ".git").exists(), reason="mixer is not running from a git checkout"
 )
@@ -584,7 +583,7 @@ in_checkout = pytest.mark.skipif(
 @in_checkout
 def test_project_repository_is_the_one_holding_the_package() -> None:
     top = PACKAGE_TOP
-    assert samplecorpus._project_repository() == _Repository("mixer", top, None)
+    assert machine.project_repository() == _Repository("mixer", top, None)
 
 
 # --- one real gather on this machine ------------------------------------------------------------------
@@ -597,13 +596,13 @@ def gathered(tmp_path_factory: pytest.TempPathFactory) -> tuple[SampleCorpusSumm
     The project's repository is read from one snapshot taken first, so that a commit made meanwhile
     (others work in this tree) cannot make the two gathers differ; other repositories are not looked for.
     """
-    project = samplecorpus._project_repository()
+    project = machine.project_repository()
     assert project is not None  # the tests that use this fixture run in a checkout only
     frozen = tmp_path_factory.mktemp("project") / "mixer.git"
     assert samplecorpus._snapshot(project, frozen) is None
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(samplecorpus, "_project_repository", lambda: _Repository("mixer", frozen, None))
-        mp.setattr(samplecorpus, "_GIT_ROOTS", ())
+        mp.setattr(machine, "project_repository", lambda: _Repository("mixer", frozen, None))
+        mp.setattr(machine, "GIT_ROOTS", ())
         fresh = gather_sample_corpus(tmp_path_factory.mktemp("fresh") / "sample")
         reused = tmp_path_factory.mktemp("reused") / "sample"
         write(reused / "web" / "web-00042.jsonl.gz", b"stale")
@@ -690,7 +689,7 @@ def test_documents_are_nonempty_unique_and_small(gathered) -> None:
 
 @in_checkout
 def test_code_records_are_stdlib_files(gathered) -> None:
-    stdlib = samplecorpus._stdlib_root()
+    stdlib = machine.stdlib_root()
     records = read_part(gathered[0].parts["code"])
     assert sum(len(r["text"].encode("utf-8")) for r in records) >= 12_000_000
     for record in records:

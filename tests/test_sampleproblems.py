@@ -1,4 +1,4 @@
-"""Tests for mixer.sampleproblems: doctest problems from a hand-written module, the generated set, a build."""
+"""Tests for mixer.samples.problems: doctest problems from a hand-written module, the generated set, a build."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ from click.testing import CliRunner
 from conftest import stdlib_texts, write_jsonl
 
 from mixer.cli import main
-from mixer.manifest import read_manifest
-from mixer.samplecorpus import _stdlib_root
-from mixer.sampleproblems import _TESTS_PREAMBLE, GENERATED_DEFECTS, doctest_problems, generated_problems
-from mixer.tokenizer import train_bpe
+from mixer.samples.doctest_problems import _TESTS_PREAMBLE, doctest_problems
+from mixer.samples.generated_problems import GENERATED_DEFECTS, generated_problems
+from mixer.samples.machine import stdlib_root as _stdlib_root
+from mixer.shards.manifest import read_manifest
+from mixer.shards.tokenizer import train_bpe
 
 TOY = '''\
 """Toy module."""

@@ -23,8 +23,8 @@ from types import SimpleNamespace
 import pytest
 from conftest import processes_with, was_connected
 
-from mixer.sandbox import Limits, Sandbox
-from mixer.sandbox_boot import SECCOMP
+from mixer.sandbox.boot import SECCOMP
+from mixer.sandbox.run import BOOT, Limits, Sandbox
 
 MACHINE = os.uname().machine
 KEYCTL, ADD_KEY = (SECCOMP[MACHINE][2][n] for n in ("keyctl", "add_key")) if MACHINE in SECCOMP else (0, 0)
@@ -475,12 +475,12 @@ def test_the_configuration_is_not_on_the_command_line():
         boots = [
             Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
             for pid in os.listdir("/proc")
-            if pid.isdigit() and b"sandbox_boot.py" in _cmdline(pid)
+            if pid.isdigit() and BOOT.encode() in _cmdline(pid)
         ]
         future.result()
     assert boots, "no sandbox process was seen"
-    for argv in boots:  # python -I -S .../sandbox_boot.py FD: a file descriptor's number, nothing else
-        assert argv[-2].isdigit() and argv[-3].endswith(b"sandbox_boot.py"), argv
+    for argv in boots:  # python -I -S .../sandbox/boot.py FD: a file descriptor's number, nothing else
+        assert argv[-2].isdigit() and argv[-3] == BOOT.encode(), argv
 
 
 def _cmdline(pid: str) -> bytes:

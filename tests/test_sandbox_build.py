@@ -29,11 +29,11 @@ from conftest import processes_with, stdlib_texts, was_connected, write_jsonl
 from test_sandbox import KEYCTL, read_key, session_key, sysv_objects
 
 from mixer.cli import main
-from mixer.manifest import read_manifest
 from mixer.mixing.corpus import SourceCorpus
 from mixer.readers.verified_python import render
-from mixer.sandbox import Sandbox
-from mixer.tokenizer import Encoder, load_tokenizer_info, train_bpe
+from mixer.sandbox.run import Sandbox
+from mixer.shards.manifest import read_manifest
+from mixer.shards.tokenizer import Encoder, load_tokenizer_info, train_bpe
 
 TOKEN = f"mixer-sandbox-build-{os.getpid()}"  # in the fork bomb's children's command lines, to find them
 FULL_ISOLATION = {

@@ -3,7 +3,7 @@ import struct
 import numpy as np
 import pytest
 
-from mixer.shards import (
+from mixer.shards.format import (
     IndexedDataset,
     IndexedDatasetWriter,
     ShardFormatError,

@@ -8,10 +8,10 @@ from conftest import recipe_text, stdlib_texts
 
 from mixer.cli import main
 from mixer.errors import PlanError
-from mixer.manifest import read_manifest as load_manifest
 from mixer.mixing.corpus import SourceCorpus
+from mixer.shards.manifest import read_manifest as load_manifest
+from mixer.shards.tokenizer import Encoder, load_tokenizer_info
 from mixer.sources import HFSource, JsonlSource
-from mixer.tokenizer import Encoder, load_tokenizer_info
 
 
 def decoded(out: Path, source: str) -> list[str]:

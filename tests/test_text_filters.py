@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 from datatrove.data import Document
 
-from mixer.steps import StepSpec, make_step
+from mixer.filters.steps import StepSpec, make_step
 
 
 def kept(text: str, params: dict | None = None, *, id: str = "kept", text_after: str | None = None):

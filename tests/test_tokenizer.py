@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers
 
-from mixer.tokenizer import (
+from mixer.shards.tokenizer import (
     Encoder,
     TokenizerError,
     benchmark_backends,
@@ -201,7 +201,13 @@ def test_a_token_bpe_never_produces_is_left_out_of_tiktoken(tmp_path):
 def test_random_adversarial_bpes_give_identical_ids(tmp_path):
     # Random merges over a tiny alphabet: many tokens with several splits, many unreachable tokens; the
     # conversion must agree with HF on every string (without the reachability rule it fails on most seeds).
-    from mixer.tokenizer import _hf_from_bytes, _HFBackend, _parse_spec, _tiktoken_encoding, _TiktokenBackend
+    from mixer.shards.tokenizer import (
+        _hf_from_bytes,
+        _HFBackend,
+        _parse_spec,
+        _tiktoken_encoding,
+        _TiktokenBackend,
+    )
 
     for seed in range(40):
         rng = random.Random(seed)

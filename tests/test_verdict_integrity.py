@@ -13,8 +13,8 @@ import textwrap
 
 import pytest
 
-from mixer.sandbox import Limits
-from mixer.verify import Candidate, Verifier
+from mixer.sandbox.run import Limits
+from mixer.sandbox.verifier import Candidate, Verifier
 
 ADD_TESTS = "assert add(2, 3) == 5\nassert add(-1, 1) == 0\n"
 UNITTEST_TESTS = textwrap.dedent("""\

@@ -15,15 +15,15 @@ from click.testing import CliRunner
 from conftest import stdlib_texts, write_jsonl
 
 from mixer.cli import main
-from mixer.manifest import read_manifest
 from mixer.mixing.corpus import SourceCorpus
 from mixer.readers.verified_python import VerifiedPythonReader, render
-from mixer.sandbox import Limits, RunResult
-from mixer.sandbox_boot import SECCOMP
+from mixer.sandbox.boot import SECCOMP
+from mixer.sandbox.run import Limits, RunResult
+from mixer.sandbox.verifier import DEFAULT_FORBIDDEN_IMPORTS, Candidate, Verifier, classify, static_check
+from mixer.shards.manifest import read_manifest
+from mixer.shards.tokenizer import Encoder, load_tokenizer_info, train_bpe
 from mixer.sources import InputFile, VerifiedPythonSource
 from mixer.sources.verified_python import FORBIDDEN_IMPORTS
-from mixer.tokenizer import Encoder, load_tokenizer_info, train_bpe
-from mixer.verify import DEFAULT_FORBIDDEN_IMPORTS, Candidate, Verifier, classify, static_check
 
 ADD = "def add(a, b):\n    return a + b\n"
 LAST_LAYER = "seccomp" if os.uname().machine in SECCOMP else "rlimits"

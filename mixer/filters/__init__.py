@@ -4,6 +4,6 @@
 - :mod:`mixer.filters.code`: the StarCoder / The Stack v2 code heuristics (``CodeQualityFilter``).
 - :mod:`mixer.filters.pii`: e-mail, IP address and secret redaction with typed placeholders (``PIIRedactor``).
 
-Recipes name these steps through :mod:`mixer.steps`; nothing is imported here, so that importing one
+Recipes name these steps through :mod:`mixer.filters.steps`; nothing is imported here, so that importing one
 step does not load the dependencies of the others.
 """

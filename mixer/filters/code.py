@@ -58,7 +58,7 @@ Details:
 - CSV and Markdown have no published thresholds of their own beyond the long-line exemption of Markdown,
   so they get the general ones.
 - Languages are lower-cased GitHub Linguist names ("python", "json", "yaml", "markdown"), as
-  :mod:`mixer.languages` and The Stack spell them; a path's language comes from :mod:`mixer.languages`,
+  :mod:`mixer.sources.languages` and The Stack spell them; a path's language comes from :mod:`mixer.sources.languages`,
   then from :data:`EXTRA_EXTENSIONS` for data and markup formats it does not list (text, CSV, roff...).
   XSLT is XML there, as in that table.
 - Per-language parameters (``*_by_language``) are merged over the defaults, keyed by those names (other
@@ -81,7 +81,7 @@ from datatrove.data import Document
 from datatrove.pipeline.filters.base_filter import BaseFilter
 
 from mixer.errors import PlanError
-from mixer.languages import canonical_language, detect_language
+from mixer.sources.languages import canonical_language, detect_language
 
 RULES = (
     "vendored_path",
@@ -99,8 +99,8 @@ RULES = (
     "html_visible_text",
 )
 
-# Languages are lower-cased GitHub Linguist names, as in The Stack and mixer.languages ("python", "c++",
-# "json"). mixer.languages knows the programming languages; these are the data and markup languages with
+# Languages are lower-cased GitHub Linguist names, as in The Stack and mixer.sources.languages ("python", "c++",
+# "json"). mixer.sources.languages knows the programming languages; these are the data and markup languages with
 # thresholds of their own that it does not list.
 EXTRA_EXTENSIONS: dict[str, str] = {
     **dict.fromkeys((".txt", ".text"), "text"),
@@ -234,7 +234,7 @@ def normalise_language(name: str) -> str:
 
 
 def language_from_path(path: str) -> str | None:
-    """The lower-cased language of a file name (mixer.languages, then :data:`EXTRA_EXTENSIONS`)."""
+    """The lower-cased language of a file name (mixer.sources.languages, then :data:`EXTRA_EXTENSIONS`)."""
     path = path.replace("\\", "/")
     found = detect_language(path)
     if found:

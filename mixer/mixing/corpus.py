@@ -1,6 +1,6 @@
 """A source's documents across its shards, addressed 0..D-1 in shard order (reads only the on-disk contract).
 
-Used by the blend reader, and so by the trainer: it imports numpy and :mod:`mixer.shards` only.
+Used by the blend reader, and so by the trainer: it imports numpy and :mod:`mixer.shards.format` only.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mixer.shards import IndexedDataset
+from mixer.shards.format import IndexedDataset
 
 
 class SourceCorpus:

@@ -10,7 +10,7 @@ import numpy as np
 
 from mixer.mixing.corpus import SourceCorpus
 from mixer.recipe import HoldoutConfig
-from mixer.shards import IndexedDatasetWriter
+from mixer.shards.format import IndexedDatasetWriter
 
 
 def holdout_count(documents: int, cfg: HoldoutConfig) -> int:

@@ -59,7 +59,7 @@ def split_sources(output: Path, recipe: RecipeBase) -> dict[str, SourceSplit]:
 
 def text_bytes_counter(tokenizer_json: Path, eos_id: int) -> Callable[[np.ndarray], int]:
     """Tokens of one document (ending in EOS) -> the UTF-8 bytes of its text, by decoding them."""
-    from mixer.tokenizer import Encoder, load_tokenizer_info
+    from mixer.shards.tokenizer import Encoder, load_tokenizer_info
 
     encoder = Encoder(load_tokenizer_info(tokenizer_json, backend="hf"))
 

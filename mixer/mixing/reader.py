@@ -1,6 +1,6 @@
 """Read a phase blend: sample k as ``seq_len + 1`` token ids and the source it came from.
 
-Imports numpy and :mod:`mixer.shards` only, so the trainer can use it without the build stack. Every
+Imports numpy and :mod:`mixer.shards.format` only, so the trainer can use it without the build stack. Every
 index array is memory-mapped; nothing is loaded up front.
 """
 

@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING, Any
 
 from datatrove.data import Document
 
-from mixer.languages import canonical_language, detect_language
 from mixer.readers.base import MixerReader, Skip
 from mixer.readers.jsonl import JsonlSourceReader
 from mixer.readers.parquet import ParquetSourceReader
+from mixer.readers.repotree import BINARY_SNIFF, RepoFile, RepoSkip, read_source, walk_repository
 from mixer.render.code import RepositoryPacker, RepositoryPart, order_key, starcoder_header
-from mixer.repotree import BINARY_SNIFF, RepoFile, RepoSkip, read_source, walk_repository
 from mixer.sources.base import describe_record_keys
+from mixer.sources.languages import canonical_language, detect_language
 
 if TYPE_CHECKING:
     from mixer.sources.base import InputFile

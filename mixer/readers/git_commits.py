@@ -9,8 +9,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from mixer.gitcli import BlobReader, Commit, FileChange, GitError, has_commits, iter_commits, resolve_ref
 from mixer.readers.base import MixerReader, Skip
+from mixer.readers.gitcli import (
+    BlobReader,
+    Commit,
+    FileChange,
+    GitError,
+    has_commits,
+    iter_commits,
+    resolve_ref,
+)
 from mixer.render.commits import MessageRules, clean_message, render_commitpack, render_diff
 from mixer.render.hunks import changed_span, hunk_ranges, split_lines, window
 

@@ -18,9 +18,9 @@ from loguru import logger
 
 from mixer.readers.base import Skip
 from mixer.readers.jsonl import JsonlSourceReader
-from mixer.sandbox import Limits
+from mixer.sandbox.run import Limits
+from mixer.sandbox.verifier import DEFAULT_FORBIDDEN_IMPORTS, Candidate, Verdict, Verifier
 from mixer.sources.base import InputFile, describe_record_keys
-from mixer.verify import DEFAULT_FORBIDDEN_IMPORTS, Candidate, Verdict, Verifier
 
 
 @dataclass(frozen=True)

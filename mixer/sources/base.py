@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from mixer.steps import STEPS, StepSpec, parse_step
+from mixer.filters.steps import STEPS, StepSpec, parse_step
 
 if TYPE_CHECKING:
     from datatrove.pipeline.base import PipelineStep
@@ -78,9 +78,13 @@ class SourceConfig(StrictModel):
         """The ordered, de-duplicated inputs; raise :class:`~mixer.errors.PlanError` when there are none."""
         raise NotImplementedError
 
+    # "module:Class" of the datatrove reader step, imported only when a build runs: the recipe stays
+    # importable without datatrove, and a source's config and its reader never import each other
+    reader_class: ClassVar[str] = ""
+
     def reader(self, name: str, files: list[InputFile]) -> PipelineStep:
         """The datatrove reader step over ``files`` (indices into this list are the file indices)."""
-        raise NotImplementedError
+        return reader_named(self.reader_class)(name, files, config=self)
 
     def uses_seed(self) -> bool:
         """Whether this source's documents depend on the recipe's seed (a drawn header, a shuffled order).
@@ -237,3 +241,11 @@ def describe_record_keys(record: Any) -> str:
     if isinstance(record, dict):
         return ", ".join(map(str, list(record)[:12])) or "(none)"
     return type(record).__name__
+
+
+def reader_named(spec: str) -> Any:
+    """The class a ``"module:Class"`` spec names (a source's ``reader_class``)."""
+    import importlib
+
+    module, cls = spec.split(":")
+    return getattr(importlib.import_module(module), cls)

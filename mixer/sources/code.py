@@ -4,11 +4,11 @@ Two inputs, one per recipe block:
 
 - ``repos``: repository folders (or globs of them, ``/data/repos/*`` for every folder in
   ``/data/repos``). One repository is one unit of work; its files are walked in a fixed order and
-  every file left out is counted with its reason (see :mod:`mixer.repotree`).
+  every file left out is counted with its reason (see :mod:`mixer.readers.repotree`).
 - ``records``: JSON Lines or Parquet files of one source file per record (``content``, ``path``,
   ``repo``, ``language``, ``license``; the names are mapped with ``*_key``). One data file is one unit.
 
-Languages come from :mod:`mixer.languages` (from a record's own language field when it has one);
+Languages come from :mod:`mixer.sources.languages` (from a record's own language field when it has one);
 ``render`` decides the text (:mod:`mixer.render.code`). See docs/code_sources.md.
 """
 
@@ -20,9 +20,16 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from mixer.languages import LANGUAGE_NAMES, canonical_language
-from mixer.repotree import DEFAULT_SKIP_FOLDERS, FolderRules, tree_bytes
-from mixer.sources.base import InputFile, ResolvedInputs, SourceConfig, expand_pattern, register_source
+from mixer.readers.repotree import DEFAULT_SKIP_FOLDERS, FolderRules, tree_bytes
+from mixer.sources.base import (
+    InputFile,
+    ResolvedInputs,
+    SourceConfig,
+    expand_pattern,
+    reader_named,
+    register_source,
+)
+from mixer.sources.languages import LANGUAGE_NAMES, canonical_language
 
 if TYPE_CHECKING:
     from datatrove.pipeline.base import PipelineStep
@@ -217,7 +224,5 @@ class CodeSource(SourceConfig):
         )
 
     def reader(self, name: str, files: list[InputFile]) -> PipelineStep:
-        from mixer.readers.code import CodeRecordReader, RepositoryReader
-
-        cls = RepositoryReader if self.repos is not None else CodeRecordReader
-        return cls(name, files, config=self)
+        spec = "mixer.readers.code:" + ("RepositoryReader" if self.repos is not None else "CodeRecordReader")
+        return reader_named(spec)(name, files, config=self)

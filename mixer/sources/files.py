@@ -8,7 +8,14 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field
 
-from mixer.sources.base import GlobSource, InputFile, ResolvedInputs, SourceConfig, register_source
+from mixer.sources.base import (
+    GlobSource,
+    InputFile,
+    ResolvedInputs,
+    SourceConfig,
+    reader_named,
+    register_source,
+)
 
 if TYPE_CHECKING:
     from datatrove.pipeline.base import PipelineStep
@@ -22,15 +29,9 @@ class RecordFileSource(GlobSource):
 
     text_key: str = TEXT_KEY
     id_key: str = ID_KEY
-    reader_class: ClassVar[str] = ""  # "module:Class", imported only when a build runs
 
     def reader(self, name: str, files: list[InputFile]) -> PipelineStep:
-        import importlib
-
-        module, cls = self.reader_class.split(":")
-        return getattr(importlib.import_module(module), cls)(
-            name, files, text_key=self.text_key, id_key=self.id_key
-        )
+        return reader_named(self.reader_class)(name, files, text_key=self.text_key, id_key=self.id_key)
 
 
 @register_source

@@ -1,7 +1,7 @@
 """The ``git_commits`` kind: local git repositories, one document per changed file or per commit.
 
 Each repository is one unit of work. Its history is streamed from the git command line (see
-:mod:`mixer.gitcli`); a path that is not the top folder of a git repository is an error at plan time
+:mod:`mixer.readers.gitcli`); a path that is not the top folder of a git repository is an error at plan time
 (naming the path), since a mistyped path should not silently shrink a source. A repository without
 commits, or without the configured ``ref``, is read as a counted skip.
 """
@@ -18,7 +18,7 @@ from mixer.render.commits import DEFAULT_BOT_AUTHORS, DEFAULT_TRIVIAL_MESSAGES
 from mixer.sources.base import InputFile, ResolvedInputs, SourceConfig, StrictModel, register_source
 
 if TYPE_CHECKING:
-    from datatrove.pipeline.base import PipelineStep
+    pass
 
 
 class CommitMessageFilter(StrictModel):
@@ -56,6 +56,7 @@ class GitCommitsSource(SourceConfig):
     """Local git repositories (bare or not): commits rendered CommitPack-style or as message + diff."""
 
     kind: ClassVar[str] = "git_commits"
+    reader_class: ClassVar[str] = "mixer.readers.git_commits:GitCommitsReader"
     type: Literal["git_commits"] = "git_commits"
     paths: list[str] = Field(
         min_length=1,
@@ -117,7 +118,7 @@ class GitCommitsSource(SourceConfig):
 
     def resolve(self, name: str) -> ResolvedInputs:
         from mixer.errors import PlanError
-        from mixer.gitcli import GitError, repository_problem
+        from mixer.readers.gitcli import GitError, repository_problem
 
         seen: set[str] = set()
         files: list[InputFile] = []
@@ -147,8 +148,3 @@ class GitCommitsSource(SourceConfig):
                 f"check sources.{name}.paths (relative paths are taken from the working directory {os.getcwd()})"
             )
         return ResolvedInputs(files=files, warnings=warnings)
-
-    def reader(self, name: str, files: list[InputFile]) -> PipelineStep:
-        from mixer.readers.git_commits import GitCommitsReader
-
-        return GitCommitsReader(name, files, config=self)

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 from pydantic import Field
 
 from mixer.render.pull_requests import DEFAULT_BOT_LOGINS
-from mixer.sources.base import GlobSource, InputFile, register_source
+from mixer.sources.base import GlobSource, register_source
 
 if TYPE_CHECKING:
-    from datatrove.pipeline.base import PipelineStep
+    pass
 
 
 @register_source
@@ -24,6 +24,7 @@ class GithubPRsSource(GlobSource):
     """Pull requests, one JSON object per line (plain, .gz or .zst)."""
 
     kind: ClassVar[str] = "github_prs"
+    reader_class: ClassVar[str] = "mixer.readers.github_prs:GithubPRsReader"
     type: Literal["github_prs"] = "github_prs"
     directory_suffixes: ClassVar[tuple[str, ...]] = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".ndjson")
     keep: Literal["merged_or_approved", "merged", "all"] = Field(
@@ -63,8 +64,3 @@ class GithubPRsSource(GlobSource):
         description="Add <repo_name>owner/name after the status line. Off by default: the owner is "
         "often a person's login, which the pseudonyms would otherwise keep out of the text.",
     )
-
-    def reader(self, name: str, files: list[InputFile]) -> PipelineStep:
-        from mixer.readers.github_prs import GithubPRsReader
-
-        return GithubPRsReader(name, files, config=self)

@@ -2,9 +2,9 @@
 
 "To Code or Not to Code" found that high-quality synthetic, formally verified Python helps more than its
 share of tokens. This kind reads JSON Lines problems (``{id, prompt, solution, tests}``, key names
-configurable), runs every solution against its tests in :mod:`mixer.sandbox` and keeps only those that
-pass; every other one is counted under the reason it failed (see :mod:`mixer.verify`). The policy
-(:mod:`mixer.policy`) says what a solution may not contain.
+configurable), runs every solution against its tests in :mod:`mixer.sandbox.run` and keeps only those that
+pass; every other one is counted under the reason it failed (see :mod:`mixer.sandbox.verifier`). The policy
+(:mod:`mixer.sandbox.policy`) says what a solution may not contain.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from mixer.sources.base import GlobSource, InputFile, register_source
 if TYPE_CHECKING:
     from datatrove.pipeline.base import PipelineStep
 
-# the same list as mixer.verify.DEFAULT_FORBIDDEN_IMPORTS, spelled out so the recipe loads without it
+# the same list as mixer.sandbox.verifier.DEFAULT_FORBIDDEN_IMPORTS, spelled out so the recipe loads without it
 FORBIDDEN_IMPORTS = [
     "_posixsubprocess",
     "ctypes",
@@ -90,7 +90,7 @@ class VerifiedPythonSource(GlobSource):
 
     def reader(self, name: str, files: list[InputFile]) -> PipelineStep:
         from mixer.readers.verified_python import VerifiedPythonReader
-        from mixer.sandbox import Limits
+        from mixer.sandbox.run import Limits
 
         limits = Limits(
             timeout=self.timeout,

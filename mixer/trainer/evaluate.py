@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mixer.shards import IndexedDataset
+from mixer.shards.format import IndexedDataset
 from mixer.trainer.dist import Dist
 
 

@@ -260,7 +260,7 @@ def _tokenizer(tokenizer_dir: str | Path, config: ModelConfig) -> tuple[Path, st
             "(<build output>/tokenizer) or leave the tokenizer out"
         )
     # Imported here: the build's tokenizer module needs `tokenizers`, which the trainer does not.
-    from mixer.tokenizer import load_tokenizer_info
+    from mixer.shards.tokenizer import load_tokenizer_info
 
     info = load_tokenizer_info(file, backend="hf")  # "hf": no tiktoken conversion, only the EOS is wanted
     if info.vocab_size > config.vocab_size:

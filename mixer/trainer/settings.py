@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from mixer.errors import RecipeError
 from mixer.recipe import RecipeBase, TrainSettings
-from mixer.yamlload import load_yaml
+from mixer.recipe.yamlload import load_yaml
 
 
 def resolve_settings(

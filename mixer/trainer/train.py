@@ -31,8 +31,8 @@ from torch import nn
 from torch.distributed.fsdp import MixedPrecisionPolicy
 
 from mixer.errors import MixerError
-from mixer.integrity import VerifyError, verify_output
-from mixer.manifest import read_manifest
+from mixer.shards.verify import VerifyError, verify_output
+from mixer.shards.manifest import read_manifest
 from mixer.mixing.reader import BlendReader
 from mixer.recipe import TrainSettings
 from mixer.trainer import checkpoint

@@ -6,7 +6,7 @@ import pytest
 from mixer.mixing.mix import mix
 from mixer.mixing.reader import BlendReader
 from mixer.recipe import parse_recipe
-from mixer.shards import IndexedDatasetWriter
+from mixer.shards.format import IndexedDatasetWriter
 from mixer.trainer.data import PhaseBatches
 
 

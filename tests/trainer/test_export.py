@@ -14,7 +14,7 @@ import transformers
 from safetensors import safe_open
 from tokenizers import Tokenizer
 
-from mixer.tokenizer import train_bpe
+from mixer.shards.tokenizer import train_bpe
 from mixer.trainer.export import ExportError, export_hf
 from mixer.trainer.model import GPT, ModelConfig, preset_config
 

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from mixer.errors import MissingDependency
-from mixer.verify import Candidate
+from mixer.sandbox.verifier import Candidate
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,9 @@ from mixer.errors import MixerError, PlanError
 from mixer.sources.base import InputFile, SourceConfig
 
 if TYPE_CHECKING:
-    from mixer.build import BuildPlan, Echo
+    from mixer.build.plan import BuildPlan, Echo
     from mixer.recipe import TokenizerTraining
-    from mixer.tokenizer import TokenizerInfo
+    from mixer.shards.tokenizer import TokenizerInfo
 
 PROBE_BYTES = 500_000  # sample text on which the fast backend must match HF tokenizers exactly
 
@@ -56,7 +56,7 @@ def train_on_sources(
     sources: list[tuple[str, SourceConfig, list[InputFile]]], train: TokenizerTraining, out: Path
 ) -> Path:
     """Train the byte-level BPE that ``train`` describes on an even sample of ``sources``."""
-    from mixer.tokenizer import train_bpe
+    from mixer.shards.tokenizer import train_bpe
 
     return train_bpe(
         sample_texts(sources, train.sample_bytes),
@@ -68,7 +68,7 @@ def train_on_sources(
 
 
 def prepare_tokenizer(plan: BuildPlan, echo: Echo) -> TokenizerInfo:
-    from mixer.tokenizer import TokenizerError
+    from mixer.shards.tokenizer import TokenizerError
 
     cfg = plan.recipe.tokenizer
     folder = plan.output / "tokenizer"
@@ -115,7 +115,7 @@ def _checked_backend(
     import dataclasses
 
     from mixer.atomic import write_json_atomic
-    from mixer.tokenizer import fingerprint, load_tokenizer_info
+    from mixer.shards.tokenizer import fingerprint, load_tokenizer_info
 
     key = {
         "tokenizer": fingerprint(target),

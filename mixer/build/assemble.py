@@ -27,10 +27,10 @@ from typing import Any
 import numpy as np
 
 from mixer.atomic import replace_dir, write_json_atomic, write_text_atomic
+from mixer.build.stages.tokenize import committed_parts
 from mixer.errors import BuildIncomplete
-from mixer.shards import IndexedDataset, IndexedDatasetWriter
+from mixer.shards.format import IndexedDataset, IndexedDatasetWriter
 from mixer.sources.base import InputFile
-from mixer.stages.tokenize import committed_parts
 
 ASSEMBLED = "assembled.json"
 WORK_MARKER = "assembled"  # in the work folder: the fingerprint its build key assembled

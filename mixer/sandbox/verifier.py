@@ -5,10 +5,10 @@
             verdict.passed, verdict.reason, verdict.detail
 
 Before anything runs, both sources are parsed here with :mod:`ast` (parsing executes nothing): syntax
-errors, imports of forbidden modules and, in the solution, what the policy forbids (:mod:`mixer.policy`)
+errors, imports of forbidden modules and, in the solution, what the policy forbids (:mod:`mixer.sandbox.policy`)
 reject a candidate at once. The tests are then compiled with the harness's hooks
-(:mod:`mixer.verify_instrument`) and, with the compiled solution and a per-run marker, sent on stdin to
-the harness (:mod:`mixer.verify_harness`), whose two-line loader is all the sandbox's disk holds. The candidate passes
+(:mod:`mixer.sandbox.instrument`) and, with the compiled solution and a per-run marker, sent on stdin to
+the harness (:mod:`mixer.sandbox.harness`), whose two-line loader is all the sandbox's disk holds. The candidate passes
 only when the harness writes the marker: every assert site ran, nothing failed or escaped, nothing the
 tests judged was decided by the solution's own dunders, nothing they rely on was changed. Every failure
 gets one reason:
@@ -40,10 +40,10 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
-from mixer import policy as policies
-from mixer.sandbox import Limits, RunResult, Sandbox, ordered
-from mixer.verify_harness import MAIN
-from mixer.verify_instrument import instrument_tests
+from mixer.sandbox import policy as policies
+from mixer.sandbox.harness import MAIN
+from mixer.sandbox.instrument import instrument_tests
+from mixer.sandbox.run import Limits, RunResult, Sandbox, ordered
 
 # Modules that reach the operating system, the network or native code: verified training code should
 # not need them, and a candidate that uses them is more likely to be probing than solving.
@@ -72,7 +72,7 @@ REASONS = (
     "syntax_error",
     "forbidden_import",
 )
-_HARNESS_FILE = Path(__file__).parent / "verify_harness.py"
+_HARNESS_FILE = Path(__file__).parent / "harness.py"
 HARNESS = marshal.dumps(compile(_HARNESS_FILE.read_text(encoding="utf-8"), "harness.py", "exec"))
 # the harness's own verdicts, as the first word of its last stderr line
 _HARNESS_REASONS = {
@@ -226,7 +226,7 @@ def _signal_name(sig: int) -> str:
 
 
 class Verifier:
-    """Static checks in this process, runs in a :class:`~mixer.sandbox.Sandbox` pool of ``workers``."""
+    """Static checks in this process, runs in a :class:`~mixer.sandbox.run.Sandbox` pool of ``workers``."""
 
     def __init__(
         self,

@@ -14,7 +14,7 @@ Checks, in order, stopping at the first broken file:
 ``quick=True`` (what the trainer runs at start-up) skips the passes over token data (sha256, token range)
 and keeps the structural checks, which read index files only.
 
-Imports numpy and :mod:`mixer.shards` only, so the trainer can run it without the build stack.
+Imports numpy and :mod:`mixer.shards.format` only, so the trainer can run it without the build stack.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from mixer.errors import MixerError
-from mixer.shards import IndexedDataset, ShardFormatError
+from mixer.shards.format import IndexedDataset, ShardFormatError
 
 CHUNK_BYTES = 64 << 20
 

@@ -20,8 +20,8 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import Field, ValidationError, create_model, field_validator, model_validator
 
 from mixer.errors import RecipeError
+from mixer.recipe.yamlload import KeyPath, YamlError, format_path, load_yaml
 from mixer.sources.base import SourceConfig, StrictModel, source_types
-from mixer.yamlload import KeyPath, YamlError, format_path, load_yaml
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 

@@ -2,7 +2,7 @@
 
 Verified training code is selected for passing its tests, and a generator selected that way learns the
 ways to *seem* to pass: exit before the tests run, replace what the tests call, fake equality, find the
-expected answers. The harness (:mod:`mixer.verify_harness`) makes the verdict hold at run time; this
+expected answers. The harness (:mod:`mixer.sandbox.harness`) makes the verdict hold at run time; this
 policy rejects, before anything runs, the constructs that honest solutions do not need and that those
 tricks are made of. A rejected solution is counted under the reason ``policy`` with the rule and line.
 

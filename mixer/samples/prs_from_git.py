@@ -16,7 +16,7 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
-from mixer.gitcli import (
+from mixer.readers.gitcli import (
     BlobReader,
     Commit,
     FileChange,
@@ -46,7 +46,7 @@ def prs_from_git(
     ``name`` is the repository name the records carry (default: the folder's name without ``.git``).
     A file's ``patch`` is left out when it is binary, not UTF-8 or longer than ``max_patch_bytes`` (as
     GitHub leaves it out); its ``base_content`` likewise, or when longer than ``max_base_bytes``.
-    Raises :class:`~mixer.gitcli.GitError` when ``repo`` has no commit ``ref``.
+    Raises :class:`~mixer.readers.gitcli.GitError` when ``repo`` has no commit ``ref``.
     """
     if commits_per_pr < 1:
         raise ValueError("commits_per_pr must be at least 1")

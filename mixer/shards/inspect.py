@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from mixer.errors import MixerError
-from mixer.manifest import read_manifest
 from mixer.mixing.corpus import SourceCorpus
-from mixer.report import summary_table
-from mixer.shards import ShardFormatError
+from mixer.report.console import summary_table
+from mixer.shards.format import ShardFormatError
+from mixer.shards.manifest import read_manifest
 
 
 def _cut(text: str, max_chars: int) -> str:
@@ -55,7 +55,7 @@ def inspect_rejected(folder: Path, *, source: str | None, count: int, max_chars:
 
 
 def inspect_output(folder: Path, *, source: str | None, count: int, doc: int | None, max_chars: int) -> str:
-    from mixer.tokenizer import Encoder, load_tokenizer_info
+    from mixer.shards.tokenizer import Encoder, load_tokenizer_info
 
     manifest = read_manifest(folder)
     names = _source_names(manifest, folder, source)

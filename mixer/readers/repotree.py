@@ -17,7 +17,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from mixer.languages import detect_language
+from mixer.sources.languages import detect_language
 
 # version control metadata: always left out (a `.git` *file* marks a worktree or submodule)
 VCS_NAMES = frozenset({".git", ".hg", ".svn", ".bzr", "CVS", "_darcs", ".pijul", ".jj", ".fslckout"})

@@ -5,7 +5,7 @@ Nothing of the candidate is on its disk. Its ``main.py`` is :data:`MAIN`, two li
 once by the builder (a fresh interpreter compiling it every time would cost more than the rest of the
 harness), and its globals, holding what it needs,
 made before the candidate runs: a per-run marker, the solution and the instrumented tests as compiled
-code (see :mod:`mixer.verify_instrument`), the assert sites' lines and the modules the tests import.
+code (see :mod:`mixer.sandbox.instrument`), the assert sites' lines and the modules the tests import.
 The harness imports those modules, takes its own references to everything it uses, and
 only then runs the solution (as module ``solution``) and the tests (as ``__main__``, in a namespace of
 their own seeded with the solution's names). It writes the marker on stdout, and exits 0, only when:
@@ -24,7 +24,6 @@ their own seeded with the solution's names). It writes the marker on stdout, and
 Otherwise it prints why as its last line on stderr and exits 1. This file runs in the candidate's
 interpreter with ``-S``: standard library only, and nothing at import time but the call at the end.
 """
-
 
 MAIN = "import marshal, sys\nexec(marshal.load(sys.stdin.buffer), marshal.load(sys.stdin.buffer))\n"
 

@@ -19,10 +19,10 @@ from datatrove.data import DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 
 from mixer.atomic import write_json_atomic
-from mixer.engine import quiet_datatrove_console
+from mixer.build.engine import quiet_datatrove_console
 from mixer.readers.base import FileLedger, FileReport
-from mixer.shards import IndexedDatasetWriter
-from mixer.tokenizer import Encoder
+from mixer.shards.format import IndexedDatasetWriter
+from mixer.shards.tokenizer import Encoder
 
 PROGRESS_INTERVAL_S = 2.0
 

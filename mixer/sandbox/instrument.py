@@ -1,7 +1,7 @@
 """Compile a candidate's tests so that the harness sees every judgement they make and every assert that ran.
 
 The builder does this before the candidate runs (compiling executes nothing); the harness
-(:mod:`mixer.verify_harness`) receives the code object. In the tests:
+(:mod:`mixer.sandbox.harness`) receives the code object. In the tests:
 
 - every ``assert test, message`` becomes ``if not _mixer_assert(SITE, test): raise _mixer_failed(SITE,
   message)``: the harness marks the site as run, judges the value, and records a failure even when a

@@ -1,6 +1,6 @@
 """The trusted first stage of a sandbox process: isolate, limit, then exec the untrusted program.
 
-:mod:`mixer.sandbox` starts this file as ``python -I -S sandbox_boot.py FD`` in a new session, the
+:mod:`mixer.sandbox.run` starts this file as ``python -I -S boot.py FD`` in a new session, the
 configuration waiting in the pipe FD (never on a command line, which ``/proc/PID/cmdline`` would show).
 It imports the standard library only and runs as three processes:
 

@@ -32,9 +32,9 @@ from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.filters.base_filter import BaseFilter
 
 from mixer.atomic import write_json_atomic
+from mixer.build.stages.dedup import DedupRemovals
+from mixer.filters.steps import StepSpec, make_step
 from mixer.readers.base import FileLedger
-from mixer.stages.dedup import DedupRemovals
-from mixer.steps import StepSpec, make_step
 
 # filters that only decide: neither the text nor the metadata of a document changes
 REPLAYED_STEPS = frozenset(

@@ -4,7 +4,7 @@
     result = sandbox.run({"main.py": "print(sum(range(10)))"})
     result.exit_code, result.stdout, result.isolation   # 0, b'45\\n', ('network-namespace', ...)
 
-Every run is a fresh process tree started in its own session from :mod:`mixer.sandbox_boot`, which
+Every run is a fresh process tree started in its own session from :mod:`mixer.sandbox.boot`, which
 isolates it as far as this machine allows (namespaces, a private read-only root, an unprivileged uid)
 and sets its limits before it execs the interpreter on the program. This process only writes the
 program's files into a private temporary folder, feeds stdin, keeps a bounded amount of stdout and
@@ -29,7 +29,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-BOOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sandbox_boot.py")
+BOOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "boot.py")
 SANDBOX_UID = 65534  # "nobody": what a sandbox started by root runs as
 TAIL_BYTES = 4096  # the end of each stream is kept beyond the cap (tracebacks and markers live there)
 DRAIN_SECONDS = 1.0  # after the program exits, how long stray holders of its pipes may keep them open
@@ -280,7 +280,7 @@ class Sandbox:
         notes: list[str] = []
         status = None
         cpu = 0.0
-        for line in report.value().decode(errors="replace").splitlines():  # see mixer.sandbox_boot
+        for line in report.value().decode(errors="replace").splitlines():  # see mixer.sandbox.boot
             kind, _, rest = line.partition(" ")
             if kind == "error":
                 raise SandboxError(f"{rest} (stderr: {err.value()[-2000:].decode(errors='replace')})")

@@ -1,4 +1,4 @@
-"""``mixer build``: plan, tokenize every source once into parts, assemble shards, write the manifest.
+"""``mixer build``: tokenize every source once into parts, assemble shards, write the manifest.
 
 The flow for each source: resolve its inputs (plan time, before any work) → run the datatrove pipeline
 ``reader → ShardPartWriter`` on the chosen executor → concatenate the committed parts in canonical file
@@ -13,117 +13,25 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mixer import __version__
+from mixer.build.plan import (
+    FORMAT,
+    MANIFEST,
+    OWNER_FILE,
+    PART_TOKENS,
+    BuildPlan,
+    Echo,
+    SourcePlan,
+    check_output_owner,
+    default_output,
+    human_bytes,
+)
 from mixer.errors import BuildIncomplete, JobsSubmitted, PlanError
 from mixer.recipe import RecipeBase
-from mixer.sources.base import ResolvedInputs, SourceConfig
-from mixer.steps import check_params, make_step
-
-MANIFEST = "manifest.json"
-OWNER_FILE = "work/recipe.json"
-FORMAT = "mixer-shards/1"
-PART_TOKENS = 50_000_000  # a task commits a part (a resume point) at the first file boundary past this
-
-Echo = Callable[[str], None]
-
-
-@dataclass
-class SourcePlan:
-    name: str
-    config: SourceConfig
-    inputs: ResolvedInputs
-
-
-@dataclass
-class BuildPlan:
-    """Everything decided before any work: the recipe, the output folder and each source's inputs."""
-
-    recipe: RecipeBase
-    recipe_path: str
-    output: Path
-    sources: list[SourcePlan]
-    warnings: list[str] = field(default_factory=list)
-
-
-def default_output(recipe: RecipeBase) -> Path:
-    return Path("shards") / recipe.name
-
-
-def plan_build(recipe: RecipeBase, recipe_path: str, output: Path | None = None) -> BuildPlan:
-    """Resolve every source's inputs and check the output folder; raise PlanError before any work."""
-    output = Path(output) if output is not None else default_output(recipe)
-    check_output_owner(output, recipe.name)
-    sources, warnings = [], []
-    for name, config in recipe.sources.items():
-        problems = [p for spec in config.steps() for p in check_params(spec)]
-        if problems:
-            raise PlanError(f"sources.{name}.filters: " + "; ".join(problems))
-        for spec in config.steps():
-            make_step(spec)  # a step that needs a file or a model says so now, not in a worker
-        inputs = config.resolve(name)
-        warnings.extend(inputs.warnings)
-        sources.append(SourcePlan(name, config, inputs))
-    if recipe.tokenizer.path is not None and not Path(recipe.tokenizer.path).is_file():
-        raise PlanError(
-            f"tokenizer.path: '{recipe.tokenizer.path}' is not a file; give the path of a tokenizer.json "
-            "(or use tokenizer.train to train one)"
-        )
-    return BuildPlan(recipe, recipe_path, output, sources, warnings)
-
-
-def check_output_owner(output: Path, name: str) -> None:
-    """Refuse an output folder that holds another recipe's build."""
-    for marker in (output / OWNER_FILE, output / MANIFEST):
-        if marker.is_file():
-            try:
-                owner = json.loads(marker.read_text())["recipe"]["name"]
-            except (ValueError, KeyError, TypeError):
-                raise PlanError(f"{marker}: unreadable; is {output} a mixer output folder?") from None
-            if owner != name:
-                raise PlanError(
-                    f"{output} holds the build of recipe '{owner}', not '{name}'; "
-                    f"choose another --output or delete {output}"
-                )
-            return
-    if output.exists() and any(output.iterdir()):
-        raise PlanError(
-            f"{output} exists and is not a mixer output folder; choose another --output or empty it"
-        )
-
-
-def describe_plan(plan: BuildPlan) -> str:
-    """The dry-run text: the resolved recipe and, per source, the files matched and their bytes."""
-    import yaml
-
-    lines = [f"# recipe {plan.recipe.name} ({plan.recipe_path}), hash {plan.recipe.content_hash()}"]
-    lines.append(f"# output: {plan.output}")
-    lines.append(yaml.safe_dump(plan.recipe.model_dump(mode="json"), sort_keys=False).rstrip())
-    lines.append("")
-    lines.append("plan:")
-    for sp in plan.sources:
-        total = sp.inputs.total_bytes
-        lines.append(f"  {sp.name} ({sp.config.type}): {len(sp.inputs.files)} files, {human_bytes(total)}")
-        for f in sp.inputs.files[:20]:
-            size = human_bytes(f.bytes) if f.bytes >= 0 else "size unknown"
-            lines.append(f"    {f.path}  {size}")
-        if len(sp.inputs.files) > 20:
-            lines.append(f"    ... and {len(sp.inputs.files) - 20} more")
-    for w in plan.warnings:
-        lines.append(f"warning: {w}")
-    return "\n".join(lines)
-
-
-def human_bytes(n: int) -> str:
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(n) < 1000 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n} B"
 
 
 @dataclass
@@ -139,7 +47,7 @@ def run_build(plan: BuildPlan, options: BuildOptions | None = None) -> dict[str,
 
     Holds the output folder's lock throughout: a second build of the same folder is refused.
     """
-    from mixer.lock import output_lock
+    from mixer.build.lock import output_lock
 
     plan.output.mkdir(parents=True, exist_ok=True)
     with output_lock(plan.output):
@@ -148,9 +56,9 @@ def run_build(plan: BuildPlan, options: BuildOptions | None = None) -> dict[str,
 
 def _run_build(plan: BuildPlan, options: BuildOptions) -> dict[str, Any]:
     from mixer.atomic import write_json_atomic
-    from mixer.engine import choose_executor
-    from mixer.shards import dtype_for_vocab
-    from mixer.tokenizer_setup import prepare_tokenizer
+    from mixer.build.engine import choose_executor
+    from mixer.build.tokenizer_setup import prepare_tokenizer
+    from mixer.shards.format import dtype_for_vocab
 
     echo = options.echo
     recipe = plan.recipe
@@ -225,7 +133,7 @@ def run_mix(
         raise PlanError(
             f"{what} changed since {output} was built; run `mixer build {recipe_path}` instead of mix"
         )
-    from mixer.lock import output_lock
+    from mixer.build.lock import output_lock
 
     with output_lock(output):
         # the blends are rewritten one by one: until the new manifest is written this is no finished build
@@ -293,7 +201,7 @@ def source_fingerprint(
     """The build key of a source's token parts (the name of its work folder): its recipe block, its inputs'
     paths, sizes and modification times, the tokenizer and dtype (and the recipe's seed, for a source whose
     documents depend on it). It decides what is current on this machine and never appears in the output,
-    which names a source by the fingerprint of its content (:mod:`mixer.assemble`)."""
+    which names a source by the fingerprint of its content (:mod:`mixer.build.assemble`)."""
     import hashlib
 
     config = sp.config.model_dump(mode="json")
@@ -327,7 +235,7 @@ class DedupResult:
     summary: dict[str, Any]
 
     def removals(self, source: str) -> Any:
-        from mixer.stages.dedup import DedupRemovals
+        from mixer.build.stages.dedup import DedupRemovals
 
         offset = self.offsets[self.sources.index(source)]
         return DedupRemovals(str(self.folder), offset, self.sources, self.offsets)
@@ -343,10 +251,7 @@ def dedup_key(plan: BuildPlan) -> str:
 
     data = {
         "dedup": plan.recipe.dedup.model_dump(mode="json") if plan.recipe.dedup else None,
-        "sources": {
-            sp.name: [sp.config.model_dump(mode="json"), input_states(sp)]
-            for sp in plan.sources
-        },
+        "sources": {sp.name: [sp.config.model_dump(mode="json"), input_states(sp)] for sp in plan.sources},
         "seed": plan.recipe.seed,
         "format": FORMAT,
     }
@@ -354,10 +259,10 @@ def dedup_key(plan: BuildPlan) -> str:
 
 
 def run_dedup(plan: BuildPlan, choice: Any, echo: Echo) -> DedupResult:
-    """Signatures of every source, candidate pairs, clusters (see :mod:`mixer.stages.dedup`); resumable."""
-    from mixer.engine import run_pipeline
-    from mixer.stages.dedup import DedupSignature, FileIds, candidate_pairs_step, cluster
-    from mixer.stages.quality import QualityStage
+    """Signatures of every source, candidate pairs, clusters (see :mod:`mixer.build.stages.dedup`); resumable."""
+    from mixer.build.engine import run_pipeline
+    from mixer.build.stages.dedup import DedupSignature, FileIds, candidate_pairs_step, cluster
+    from mixer.build.stages.quality import QualityStage
 
     cfg = plan.recipe.dedup
     assert cfg is not None
@@ -385,7 +290,9 @@ def run_dedup(plan: BuildPlan, choice: Any, echo: Echo) -> DedupResult:
         if sp.config.uses_seed():
             reader.seed = plan.recipe.seed
         decisions = (str(folder / "decisions"), offset)  # replayed by the tokenize pass
-        steps = [QualityStage(sp.config.steps(), reader.ledger, record=decisions)] if sp.config.filters else []
+        steps = (
+            [QualityStage(sp.config.steps(), reader.ledger, record=decisions)] if sp.config.filters else []
+        )
         tasks = len(sp.inputs.files)  # one task per input file: its signatures are named by its global id
         one_per_file = type(choice)(choice.type, tasks, min(choice.workers, tasks), choice.config)
         echo(f"dedup: signatures of {sp.name} ({tasks} files)")
@@ -436,10 +343,10 @@ def build_source(
     dedup: DedupResult | None = None,
 ) -> dict | None:
     """Tokenize one source (resuming) and assemble its shards; None when its jobs were only submitted."""
-    from mixer.assemble import assemble_source, read_assembled
-    from mixer.engine import run_pipeline
-    from mixer.stages.tokenize import ShardPartWriter, committed_parts
-    from mixer.tokenizer import Encoder
+    from mixer.build.assemble import assemble_source, read_assembled
+    from mixer.build.engine import run_pipeline
+    from mixer.build.stages.tokenize import ShardPartWriter, committed_parts
+    from mixer.shards.tokenizer import Encoder
 
     keep_rejected = plan.recipe.build.keep_rejected and bool(sp.config.filters or dedup)
     seed = plan.recipe.seed if sp.config.uses_seed() else None
@@ -467,7 +374,7 @@ def build_source(
             reader.seed = seed
         steps = []
         if sp.config.filters or dedup is not None:
-            from mixer.stages.quality import QualityStage
+            from mixer.build.stages.quality import QualityStage
 
             rejected = str(work / "rejected") if keep_rejected else None
             removals = dedup.removals(sp.name) if dedup is not None else None

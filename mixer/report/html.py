@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 
 from mixer.atomic import write_text_atomic
-from mixer.manifest import read_manifest
-from mixer.shards import IndexedDataset, ShardFormatError
+from mixer.shards.format import IndexedDataset, ShardFormatError
+from mixer.shards.manifest import read_manifest
 
 MAX_LENGTH_SAMPLE = 200_000  # documents per source whose lengths are read; more are sampled
 LENGTH_SAMPLE_SEED = 0

@@ -1,0 +1,1 @@
+"""Evaluating trained models and the data that trains them: HumanEval's problems (:mod:`mixer.eval.humaneval`)."""
