@@ -6,14 +6,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 SAMPLE := data/sample/.complete
 
-.PHONY: install demo test bench sample lint clean browser train-gpu
+.PHONY: install demo test bench sample lint clean browser train-gpu study study-gpu
 
 install: $(STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev,train]'
+	$(BIN)/python -m pip install -q -e '.[dev,train,eval]'
 	touch $(STAMP)
 
 sample: $(SAMPLE)
@@ -40,6 +40,15 @@ train-gpu: $(STAMP) $(SAMPLE)
 	$(BIN)/python -m bench.train --recipe recipes/train-gpu.yaml --model 125m --steps 60 --warmup 10 --repeats 1 --device cuda
 	$(BIN)/python -m bench.train --recipe recipes/train-gpu.yaml --model 470m --steps 150 --warmup 20 --repeats 1 --device cuda
 
+# The paper's five mixtures over the sample corpus: build once, blend each, train each mixture's phases (tiny
+# model, CPU), evaluate (validation bpb, HumanEval, a local cloze task) and compare: runs/paper-sample/report.html
+study: $(STAMP) $(SAMPLE)
+	$(BIN)/mixer study recipes/paper/sample-study.yaml
+
+# The same study at 125m on one GPU (recipes/paper/sample-study-gpu.yaml)
+study-gpu: $(STAMP) $(SAMPLE)
+	$(BIN)/mixer study recipes/paper/sample-study-gpu.yaml
+
 test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
 
@@ -57,4 +66,4 @@ lint: $(STAMP)
 	$(BIN)/ruff check mixer tests bench
 
 clean:
-	rm -rf shards/demo runs/demo data/sample bench-out
+	rm -rf shards/demo runs/demo shards/paper-sample-corpus runs/paper-sample data/sample bench-out

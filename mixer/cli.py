@@ -395,6 +395,79 @@ def export_hf(checkpoint: Path, out: Path, dtype: str):
     click.echo(f"wrote {written} (Llama architecture, {dtype})")
 
 
+@main.command()
+@click.argument("study_file", metavar="STUDY", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Print what is built, blended, trained and evaluated, and what is done.")
+@click.option("--runs", type=click.Path(file_okay=False, path_type=Path), help="Runs folder [runs].")
+@click.option("--no-eval", is_flag=True, help="Build, blend and train only.")
+@user_errors
+def study(study_file: Path, dry_run: bool, runs: Path | None, no_eval: bool):
+    """Run a mixture study: build STUDY's corpus once, blend each mixture beside it, train each mixture's
+    phases in order (each from the previous phase's final checkpoint), evaluate, and compare.
+
+    Running it again skips what is done and resumes what was interrupted. The comparison is written to
+    runs/<study>/study.json and runs/<study>/report.html.
+
+    \b
+    Example:
+      mixer study recipes/paper/sample-study.yaml --dry-run
+      mixer study recipes/paper/sample-study.yaml
+    """
+    from mixer.study.run import describe, plan_study, run_study
+    from mixer.study.spec import load_study
+
+    loaded = load_study(study_file)
+    if dry_run:
+        click.echo(describe(loaded, plan_study(loaded, runs)))
+        return
+    run_study(loaded, runs=runs, echo=click.echo, evaluate=not no_eval)
+
+
+@main.command("eval")
+@click.argument("checkpoint", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--no-validation", is_flag=True, help="Leave out the per-source validation bits per byte.")
+@click.option("--humaneval", "problems", type=click.IntRange(1, 164), help="HumanEval on the first N problems.")
+@click.option("--samples", type=click.IntRange(min=1), default=1, show_default=True, help="Completions per problem (n).")
+@click.option("--k", "ks", multiple=True, type=click.IntRange(min=1), help="pass@k to report (repeatable) [1].")
+@click.option("--tasks", help="lm-evaluation-harness tasks, comma-separated (e.g. hellaswag,arc_easy,piqa).")
+@click.option("--include-path", type=click.Path(exists=True, file_okay=False), help="Folder of your own task YAML files.")
+@click.option("--limit", type=click.IntRange(min=1), help="Score only the first N documents of each task.")
+@click.option("--device", help="torch device [cuda if available, else cpu].")
+@user_errors
+def eval_(
+    checkpoint: Path,
+    no_validation: bool,
+    problems: int | None,
+    samples: int,
+    ks: tuple[int, ...],
+    tasks: str | None,
+    include_path: str | None,
+    limit: int | None,
+    device: str | None,
+):
+    """Evaluate CHECKPOINT (e.g. runs/demo/cooldown/final): per-source validation bits per byte, HumanEval
+    pass@k in mixer's sandbox, natural-language tasks through lm-evaluation-harness (the `eval` extra).
+
+    Results go to CHECKPOINT.eval.json beside it; a rerun redoes only what is missing or changed.
+
+    \b
+    Example:
+      mixer eval runs/demo/cooldown/final --humaneval 20
+      mixer eval runs/demo/cooldown/final --tasks hellaswag,arc_easy --limit 500
+    """
+    from mixer.eval.checkpoint import evaluate_checkpoint
+    from mixer.eval.settings import EvaluateSettings, HumanEvalSettings, LmEvalSettings
+
+    settings = EvaluateSettings(
+        validation=not no_validation,
+        humaneval=HumanEvalSettings(problems=problems, samples=samples, k=list(ks) or [1]) if problems else None,
+        lm_eval=LmEvalSettings(tasks=tasks.split(","), include_path=include_path, limit=limit) if tasks else None,
+        device=device,
+    )
+    results = evaluate_checkpoint(checkpoint, settings, echo=click.echo)
+    click.echo(json.dumps({k: v for k, v in results.items() if k != "checkpoint"}, indent=1))
+
+
 @main.command("sample-corpus")
 @click.argument("folder", type=click.Path(file_okay=False, path_type=Path), default=Path("data/sample"))
 @click.option("--min-bytes", type=click.IntRange(min=0), default=30_000_000, show_default=True)

@@ -34,6 +34,8 @@ def test_the_cli_has_the_expected_commands():
             "mixer sample-corpus",
             "mixer train",
             "mixer export-hf",
+            "mixer study",
+            "mixer eval",
             "mixer verify",
         ]
     )

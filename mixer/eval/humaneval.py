@@ -99,3 +99,66 @@ def _mutate(tree: ast.Module, entry_point: str, mutation: str) -> ast.Module | N
                 node.value += 1
                 return tree
     return None
+
+
+# The end of a completion: the next top-level statement (the stop sequences of the HumanEval paper).
+STOP_SEQUENCES = ("\nclass", "\ndef", "\n#", "\nif", "\nprint")
+
+
+def score(generate, settings, echo=print) -> dict:
+    """HumanEval's pass@1 (greedy) and pass@k (``settings.samples`` sampled), verified in the sandbox.
+
+    ``generate(prompt, samples=..., temperature=..., top_p=..., max_new_tokens=..., stop=..., seed=...)``
+    returns completions (a :class:`mixer.eval.generate.Generator`'s ``complete``). Each completion runs
+    with its problem's own ``check()`` under the verifier's harness and policy.
+    """
+    from collections import Counter
+
+    from mixer.eval.passk import mean_pass_at_k
+    from mixer.sandbox.run import Limits
+    from mixer.sandbox.verifier import Verifier
+
+    problems = load_problems()[: settings.problems]
+    bad_k = [k for k in settings.k if k > settings.samples and k != 1]
+    if bad_k:
+        raise ValueError(f"pass@{bad_k[0]} needs at least {bad_k[0]} samples per problem; samples is {settings.samples}")
+    greedy: list[str] = []
+    sampled: list[list[str]] = []
+    for i, problem in enumerate(problems):
+        options = dict(max_new_tokens=settings.max_new_tokens, stop=STOP_SEQUENCES, seed=i)
+        greedy.append(generate(problem.prompt, samples=1, **options)[0])
+        if settings.samples > 1:
+            sampled.append(
+                generate(
+                    problem.prompt,
+                    samples=settings.samples,
+                    temperature=settings.temperature,
+                    top_p=settings.top_p,
+                    **options,
+                )
+            )
+        echo(f"humaneval: generated {i + 1}/{len(problems)}")
+    from mixer.eval.generate import truncate
+
+    candidates = [candidate(p, truncate(c, STOP_SEQUENCES)) for p, c in zip(problems, greedy, strict=True)]
+    for p, completions in zip(problems, sampled, strict=False):  # none when samples == 1
+        candidates += [candidate(p, truncate(c, STOP_SEQUENCES)) for c in completions]
+    with Verifier(Limits(timeout=settings.timeout), policy=settings.policy) as verifier:
+        verdicts = list(verifier.map(candidates))
+    greedy_verdicts, sampled_verdicts = verdicts[: len(problems)], verdicts[len(problems) :]
+    result = {
+        "problems": len(problems),
+        "pass@1": sum(v.passed for v in greedy_verdicts) / len(problems),
+        "passed": [p.task_id for p, v in zip(problems, greedy_verdicts, strict=True) if v.passed],
+        "reasons": dict(sorted(Counter(v.reason or "passed" for v in greedy_verdicts).items())),
+    }
+    if settings.samples > 1:
+        n = settings.samples
+        correct = [sum(v.passed for v in sampled_verdicts[i * n : (i + 1) * n]) for i in range(len(problems))]
+        result["sampled"] = {
+            "n": n,
+            "temperature": settings.temperature,
+            "top_p": settings.top_p,
+            **{f"pass@{k}": mean_pass_at_k(correct, n, k) for k in settings.k},
+        }
+    return result
