@@ -153,3 +153,17 @@ def test_a_study_trains_evaluates_compares_and_resumes(tmp_path, corpus, monkeyp
     assert rerun.exit_code == 0, rerun.output
     assert "training" not in rerun.output  # nothing finished is redone
     assert {p: p.stat().st_mtime_ns for p in root.rglob("*.eval.json")} == mtimes
+
+
+def test_a_phase_of_another_model_shape_is_refused_at_load(tmp_path, corpus):
+    mixtures = MIXTURES.replace(
+        "cooldown: {tokens: 600, seq_len: 32, weights: {web: 0.5, code: 0.5}, max_repetition: 8}",
+        "cooldown: {tokens: 600, seq_len: 32, weights: {web: 0.5, code: 0.5}, max_repetition: 8, train: {model: 125m}}",
+    )
+    with pytest.raises(RecipeError) as caught:
+        load_study(write_study(tmp_path, corpus["root"], mixtures))
+    assert caught.value.problems == [
+        "mixtures.text.phases.cooldown.train (line 8): trains {'model': '125m', 'tie_embeddings': False} but starts "
+        "from pretrain's final checkpoint, {'model': 'tiny', 'tie_embeddings': False}; give the phases of a "
+        "mixture one model"
+    ]

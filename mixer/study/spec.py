@@ -132,6 +132,8 @@ def load_study(path: str | os.PathLike[str]) -> Study:
                 f"{format_path((*where, 'init'))}{_at((*where, 'init'), lines)}: no checkpoint folder "
                 f"{(path.parent / mixture.init).resolve()}"
             )
+        elif name in mixtures:
+            problems += _shape_problems(name, mixtures[name], path.parent / mixture.init if mixture.init else None, lines)
     if problems:
         raise RecipeError(str(path), problems)
     return Study(path, spec, corpus_path, corpus, mixtures)
@@ -158,6 +160,31 @@ def mixture_recipe(
     except RecipeError as e:
         # the corpus's own keys are checked when it loads: what fails here is the mixture's phases
         raise RecipeError(e.source, [f"mixtures.{mixture}.{p}" for p in e.problems]) from None
+
+
+SHAPE = ("model", "tie_embeddings")  # what a phase inherits from the checkpoint it starts from
+
+
+def _shape_problems(mixture: str, recipe: RecipeBase, init: Path | None, lines: dict[KeyPath, int]) -> list[str]:
+    """A phase must train the model shape of the checkpoint it starts from (the previous phase's, or init)."""
+    import json
+
+    before: dict[str, Any] | None = None
+    origin = ""
+    if init is not None and (init / "state.json").is_file():
+        settings = json.loads((init / "state.json").read_text()).get("settings", {})
+        before, origin = {k: settings.get(k) for k in SHAPE}, f"the checkpoint {init}"
+    problems = []
+    for phase, cfg in recipe.phases.items():
+        shape = {k: getattr(cfg.train, k) for k in SHAPE}
+        if before is not None and shape != before:
+            key = ("mixtures", mixture, "phases", phase)
+            problems.append(
+                f"{format_path((*key, 'train'))}{_at(key, lines)}: trains {shape} but starts from {origin}, "
+                f"{before}; give the phases of a mixture one model"
+            )
+        before, origin = shape, f"{phase}'s final checkpoint"
+    return problems
 
 
 def _valid_name(name: str) -> bool:
