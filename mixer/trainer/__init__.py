@@ -1,8 +1,9 @@
 """The trainer: a GPT (`model`) and its learning-rate schedules (`schedule`), read from mixer's on-disk shards.
 
-Imports need torch and numpy only: GPU machines often lack the build stack (datatrove, tokenizers, pydantic).
-Without torch (the `train` extra) importing any part of the trainer fails with `MissingDependency`, which
-names what to install, instead of an ImportError from deep inside a module.
+The model, its loss and the schedules need torch alone; the whole trainer needs torch, numpy, pyyaml, click
+and pydantic, never the build stack (datatrove, tokenizers, ...), which GPU machines often lack. Without
+torch (the `train` extra) importing any part of the trainer fails with `MissingDependency`, which names what
+to install, instead of an ImportError from deep inside a module.
 """
 
 from importlib.util import find_spec

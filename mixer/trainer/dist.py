@@ -12,6 +12,12 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from mixer.errors import MixerError
+
+
+class DeviceError(MixerError):
+    """`--device` names no device this process can train on; the message says what to pass instead."""
+
 
 @dataclass(frozen=True)
 class Dist:
@@ -55,14 +61,39 @@ class Dist:
         return torch.cat(parts)
 
 
+def choose_device(requested: str | None, local_rank: int, cuda_available: bool) -> torch.device:
+    """The device this process trains on; pure (it asks nothing of CUDA), so it is testable anywhere.
+
+    - None: this rank's GPU (`cuda:<local_rank>`) when CUDA is available, else the CPU;
+    - `cuda` without an index: this rank's GPU, so one `--device cuda` serves every process of a torchrun
+      job (`torch.cuda.set_device` needs an index: an index-less device is an error there);
+    - anything else (`cuda:1`, `cpu`, `mps`) exactly as given.
+    """
+    if requested is None:
+        return torch.device(f"cuda:{local_rank}" if cuda_available else "cpu")
+    try:
+        device = torch.device(requested)
+    except RuntimeError:
+        raise DeviceError(
+            f"--device {requested!r} is not a torch device; use cuda, cuda:N, cpu (or leave it out)"
+        ) from None
+    if device.type == "cuda":
+        if not cuda_available:
+            raise DeviceError(
+                f"--device {requested} asks for a GPU, but torch sees none (torch.cuda.is_available() is "
+                "False: no driver, no visible GPU, or a CPU-only torch); leave --device out to train on the CPU"
+            )
+        if device.index is None:
+            device = torch.device("cuda", local_rank)
+    return device
+
+
 def setup(device: str | None = None) -> Dist:
     """Join the `torchrun` job if there is one; pick this process's device (`device` overrides)."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    if device is None:
-        device = f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu"
-    dev = torch.device(device)
+    dev = choose_device(device, local_rank, torch.cuda.is_available())
     if dev.type == "cuda":
         torch.cuda.set_device(dev)
     if world > 1 and not dist.is_initialized():

@@ -10,6 +10,10 @@ Attention is causal self-attention with rotary position embeddings (RoPE) on que
 `F.scaled_dot_product_attention(is_causal=True)` so that CUDA runs flash kernels; grouped-query attention
 (fewer key/value heads than query heads) is one config field away.
 
+How the forward runs is an `Execution` passed to it, never part of the model: eager or compiled block by
+block (mixer/trainer/speed.py), the loss over the full logits or in chunks of positions that never hold them
+(mixer/trainer/loss.py). Every execution computes the same loss and gradients up to float rounding.
+
 Presets, `PRESETS[name](vocab_size, seq_len)`, sized like the 470M and 2.8B decoder-only models of "To Code or
 Not to Code" (Aryabumi et al. 2024) with standard shapes (head dim 64 or 80, MLP hidden 8/3 d rounded up to a
 multiple of 256). Exact parameter counts for a 50,304-token vocabulary (already a multiple of 128, so the
@@ -47,6 +51,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
+
+from mixer.trainer.loss import ChunkFn, chunked_cross_entropy, cross_entropy_chunk
 
 
 @dataclass
@@ -206,10 +212,41 @@ class Block(nn.Module):
         self.attn = CausalSelfAttention(config)
         self.mlp_norm = RMSNorm(config.d_model, config.norm_eps)
         self.mlp = SwiGLU(config)
+        self.activation_checkpointing = config.activation_checkpointing
 
     def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
         x = x + self.attn(self.attn_norm(x), cos, sin)
         return x + self.mlp(self.mlp_norm(x))
+
+
+def run_block(block: Block, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """One block of the forward; the unit that training compiles (once: every block has the same code)."""
+    if block.activation_checkpointing and torch.is_grad_enabled():
+        # Keep only the block's input; its activations are recomputed in the backward (about one more
+        # forward of compute for a large cut in activation memory).
+        return checkpoint(block, x, cos, sin, use_reentrant=False)
+    return block(x, cos, sin)
+
+
+def run_norm(norm: RMSNorm, x: torch.Tensor) -> torch.Tensor:
+    return norm(x)
+
+
+@dataclass(frozen=True)
+class Execution:
+    """How `GPT.forward` runs, never what it computes: every choice gives the same loss and gradients up to
+    float rounding (tests/trainer/test_loss.py). The default is eager with full logits (evaluation, export,
+    tests); training passes one whose parts are compiled (`mixer.trainer.speed.training_execution`)."""
+
+    block: Callable[[Block, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor] = run_block
+    norm: Callable[[RMSNorm, torch.Tensor], torch.Tensor] = run_norm
+    # > 0: the loss through the output head in chunks of this many positions, never holding the full logits
+    # (mixer/trainer/loss.py); the forward then returns no logits. 0: full logits, then the loss.
+    loss_chunk_tokens: int = 0
+    loss_chunk: ChunkFn = cross_entropy_chunk
+
+
+EAGER = Execution()
 
 
 class GPT(nn.Module):
@@ -256,12 +293,18 @@ class GPT(nn.Module):
         self.rope_sin.copy_(sin)
 
     def forward(
-        self, idx: torch.Tensor, targets: torch.Tensor | None = None, loss_mask: torch.Tensor | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        self,
+        idx: torch.Tensor,
+        targets: torch.Tensor | None = None,
+        loss_mask: torch.Tensor | None = None,
+        *,
+        execution: Execution = EAGER,
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         """Logits (B, T, vocab_size) for token ids `idx` (B, T), and the mean cross-entropy against `targets`.
 
         `loss_mask` (B, T), optional: 1 where a position counts towards the loss, 0 where it does not; the loss
-        is the mean over counted positions (0 if none counts). The loss is None without targets.
+        is the mean over counted positions (0 if none counts). The loss is None without targets. With targets
+        and `execution.loss_chunk_tokens` the logits are never formed and None is returned in their place.
         """
         B, T = idx.shape
         if T > self.config.seq_len:
@@ -269,17 +312,26 @@ class GPT(nn.Module):
                 f"input has {T} positions but ModelConfig.seq_len is {self.config.seq_len}; "
                 "build the model with a larger seq_len"
             )
+        if targets is not None and loss_mask is not None and loss_mask.shape != targets.shape:
+            raise ValueError(f"loss_mask has shape {tuple(loss_mask.shape)}, targets {tuple(targets.shape)}")
         cos, sin = self.rope_cos[:T], self.rope_sin[:T]
         x = self.tok_embeddings(idx)
         for block in self.blocks:
-            if self.config.activation_checkpointing and torch.is_grad_enabled():
-                # Keep only each block's input; its activations are recomputed in the backward (about one more
-                # forward of compute for a large cut in activation memory).
-                x = checkpoint(block, x, cos, sin, use_reentrant=False)
-            else:
-                x = block(x, cos, sin)
+            x = execution.block(block, x, cos, sin)
+        x = execution.norm(self.norm, x)
+        if targets is not None and execution.loss_chunk_tokens:
+            loss = chunked_cross_entropy(
+                x.flatten(0, 1),
+                self.lm_head.weight,
+                targets.flatten(),
+                vocab_size=self.config.vocab_size,
+                chunk_tokens=execution.loss_chunk_tokens,
+                loss_mask=None if loss_mask is None else loss_mask.flatten(),
+                chunk_fn=execution.loss_chunk,
+            )
+            return None, loss
         # The padded vocabulary rows are not tokens: slice them off so neither the loss nor a sampler sees them.
-        logits = self.lm_head(self.norm(x))[..., : self.config.vocab_size]
+        logits = self.lm_head(x)[..., : self.config.vocab_size]
         if targets is None:
             return logits, None
         losses = F.cross_entropy(
@@ -287,8 +339,6 @@ class GPT(nn.Module):
         )
         if loss_mask is None:
             return logits, losses.mean()
-        if loss_mask.shape != targets.shape:
-            raise ValueError(f"loss_mask has shape {tuple(loss_mask.shape)}, targets {tuple(targets.shape)}")
         mask = loss_mask.flatten().to(losses.dtype)
         return logits, (losses * mask).sum() / mask.sum().clamp_min(1.0)
 

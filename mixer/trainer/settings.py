@@ -1,5 +1,9 @@
 """A phase's training settings: the recipe's `phases.<phase>.train` block, or a separate YAML file, then
-command-line overrides, validated together so every error names where the bad value came from."""
+command-line overrides, validated together so every error names where the bad value came from.
+
+The block also holds how the trainer runs a step (prefetching, the chunked loss, the attention backend,
+what is compiled, profiling, whether checkpoints are written): settings that change speed and memory, not
+results."""
 
 from __future__ import annotations
 

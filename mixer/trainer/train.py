@@ -17,31 +17,35 @@ import dataclasses
 import hashlib
 import math
 import shutil
+import signal
+import threading
 import time
-import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 from torch.distributed.fsdp import MixedPrecisionPolicy
 
 from mixer.errors import MixerError
-from mixer.shards.verify import VerifyError, verify_output
-from mixer.shards.manifest import read_manifest
 from mixer.mixing.reader import BlendReader
 from mixer.recipe import TrainSettings
+from mixer.shards.manifest import read_manifest
+from mixer.shards.verify import VerifyError, verify_output
 from mixer.trainer import checkpoint
-from mixer.trainer.data import Batch, PhaseBatches
+from mixer.trainer.data import PhaseBatches
 from mixer.trainer.dist import Dist, setup, teardown
 from mixer.trainer.evaluate import evaluate, load_validation
+from mixer.trainer.hf_import import check_tokenizer, hf_model_config, hf_weights, is_hf_model
 from mixer.trainer.logs import RunLog, peak_flops, read_metrics
-from mixer.trainer.model import GPT, ModelConfig, count_parameters, flops_per_token, preset_config
+from mixer.trainer.model import GPT, Execution, ModelConfig, count_parameters, flops_per_token, preset_config
+from mixer.trainer.prefetch import Prefetcher
+from mixer.trainer.profile import StepProfiler
 from mixer.trainer.schedule import Schedule
+from mixer.trainer.speed import attention_backend, training_execution
 
 Echo = Callable[[str], None]
 
@@ -116,13 +120,20 @@ def plan(req: TrainRequest, d: Dist) -> Plan:
             f"at {global_batch} sequences per step"
         )
     total_steps = s.max_steps or phase_steps
-    config = preset_config(
-        s.model,
-        vocab_size=int(manifest["tokenizer"]["vocab_size"]),
-        seq_len=seq_len,
-        tie_embeddings=s.tie_embeddings,
-        activation_checkpointing=s.activation_checkpointing,
-    )
+    vocab_size = int(manifest["tokenizer"]["vocab_size"])
+    if req.init_from is not None and is_hf_model(req.init_from):  # the model's own shape, not a preset
+        check_tokenizer(req.init_from, req.output / "tokenizer" / "tokenizer.json", vocab_size)
+        config = hf_model_config(
+            req.init_from, seq_len=seq_len, activation_checkpointing=s.activation_checkpointing
+        )
+    else:
+        config = preset_config(
+            s.model,
+            vocab_size=vocab_size,
+            seq_len=seq_len,
+            tie_embeddings=s.tie_embeddings,
+            activation_checkpointing=s.activation_checkpointing,
+        )
     cuda = d.device.type == "cuda"
     precision = ("bf16" if cuda else "fp32") if s.precision == "auto" else s.precision
     return Plan(
@@ -137,14 +148,45 @@ def plan(req: TrainRequest, d: Dist) -> Plan:
     )
 
 
+class Terminated(SystemExit):
+    """SIGTERM arrived: the run stops like a Ctrl-C (threads joined, files closed) and exits with 143."""
+
+
 def train(req: TrainRequest, echo: Echo = print) -> dict[str, Any]:
     """Run (or resume, or confirm finished) one phase; return the final checkpoint's state."""
     d = setup(req.device)
     say = echo if d.is_main else (lambda _: None)
     try:
-        return _train(req, d, say)
+        with _sigterm_raises():
+            return _train(req, d, say)
+    except Terminated:
+        if req.settings.save_checkpoints:
+            say(
+                f"{req.phase}: stopped by SIGTERM; run the same command again to resume from the newest checkpoint"
+            )
+        else:
+            say(f"{req.phase}: stopped by SIGTERM (save_checkpoints is off: nothing to resume from)")
+        raise
     finally:
         teardown()
+
+
+@contextlib.contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    """Within: SIGTERM (a scheduler's or torchrun's stop) raises `Terminated` in the main thread, so the run
+    unwinds through its `finally` blocks instead of dying with the prefetch thread mid-read."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        raise Terminated(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _train(req: TrainRequest, d: Dist, say: Echo) -> dict[str, Any]:
@@ -169,6 +211,9 @@ def _train(req: TrainRequest, d: Dist, say: Echo) -> dict[str, Any]:
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
     raw = _build_model(p.model_config, d.device)
+    from_hf = resume is None and req.init_from is not None and is_hf_model(req.init_from)
+    if from_hf:  # weights only, before the model is wrapped; the optimizer and schedule start fresh
+        raw.load_state_dict(hf_weights(req.init_from, p.model_config))
     model = _parallelize(raw, s.parallelism, p.precision, d)
     optimizer = _optimizer(model, s, d.device)
 
@@ -178,6 +223,8 @@ def _train(req: TrainRequest, d: Dist, say: Echo) -> dict[str, Any]:
         step, consumed = state["step"], state["consumed"]
         init_state = state.get("init_state")
         say(f"{req.phase}: resuming from {resume} at step {step} ({consumed:,} samples consumed)")
+    elif from_hf:
+        say(f"{req.phase}: starting from the Hugging Face model {req.init_from} (weights; a fresh optimizer)")
     elif req.init_from is not None:
         init_state = _check_init(req.init_from, p)
         checkpoint.load(req.init_from, model, optimizer, d, restore_rng=False)
@@ -199,6 +246,7 @@ def _train(req: TrainRequest, d: Dist, say: Echo) -> dict[str, Any]:
         rank=d.rank,
         world=d.world,
         consumed=consumed,
+        pin_memory=d.device.type == "cuda",
     )
     validation = load_validation(req.output, list(p.manifest["sources"]), s.eval_tokens)
     missing_bytes = [n for n, v in validation.items() if v.bytes is None]
@@ -206,8 +254,13 @@ def _train(req: TrainRequest, d: Dist, say: Echo) -> dict[str, Any]:
         say(
             f"note: no byte counts for {', '.join(missing_bytes)}'s validation set (rebuild); bits per byte omitted"
         )
-    log = RunLog(run_dir, d.is_main, say)
-    compiled = torch.compile(model) if p.compile else model
+    compiled, execution = training_execution(
+        model,
+        compile=p.compile,
+        scope=s.compile_scope,
+        mode=s.compile_mode,
+        loss_chunk_tokens=s.loss_chunk_tokens,
+    )
     autocast = (
         torch.autocast(d.device.type, dtype=torch.bfloat16)
         if p.precision == "bf16"
@@ -233,96 +286,165 @@ def _train(req: TrainRequest, d: Dist, say: Echo) -> dict[str, Any]:
     say(
         f"{req.phase}: {s.model} model ({count_parameters(p.model_config, exclude_embeddings=False):,} parameters), "
         f"{p.total_steps:,} steps of {p.global_batch} x {p.reader.seq_len} tokens, {d.world} process(es) on "
-        f"{d.device.type}, {p.precision}{', compiled' if p.compile else ''}; LR {schedule.kind} "
-        f"{schedule.lr_at(0):.2e} -> {schedule.lr_at(p.total_steps - 1):.2e}"
+        f"{d.device}, {p.precision}{', compiled' if p.compile else ''}; LR {schedule.kind} "
+        f"{schedule.lr_at(0):.2e} -> {schedule.lr_at(p.total_steps - 1):.2e}; {_speed_note(p, s)}"
     )
+    log = RunLog(run_dir, d.is_main, say)
+    with contextlib.ExitStack() as stack:
+        # Whatever ends the loop (the last step, an error, Ctrl-C, SIGTERM), these close in reverse order:
+        # the profiler writes what it has, the prefetch thread is joined, the metrics file is closed.
+        stack.callback(log.close)
+        loader = stack.enter_context(Prefetcher(batches, enabled=s.prefetch, device=d.device))
+        profiler = StepProfiler(run_dir / "profile", s.profile_at, s.profile_steps, d.device, d.rank, say)
+        stack.callback(profiler.close)
+        stack.enter_context(attention_backend(s.attention))
 
-    def run_eval() -> dict[str, Any]:
-        results = evaluate(model, validation, p.reader.seq_len, s.micro_batch, d, autocast)
-        log.write("eval", step, {"sources": results})
-        say(f"{req.phase} step {step}: validation " + _format_eval(results))
-        return results
+        def run_eval() -> dict[str, Any]:
+            t0 = time.perf_counter()
+            results = evaluate(model, validation, p.reader.seq_len, s.micro_batch, d, autocast)
+            log.write("eval", step, {"sources": results, "seconds": time.perf_counter() - t0})
+            say(f"{req.phase} step {step}: validation " + _format_eval(results))
+            return results
 
-    if not validation:
-        first_eval = None
-    elif step == 0:
-        first_eval = run_eval()
-    else:  # resumed: the step-0 evaluation is in the log of the run's first start
-        first_eval = _logged_eval(log.path, 0) if d.is_main else None
-    last_eval = first_eval if step == 0 else None
-    ddp = isinstance(model, nn.parallel.DistributedDataParallel)
-    fsdp = hasattr(model, "set_requires_gradient_sync")
-    started = time.perf_counter()
-    done_at_start = step
-    while step < p.total_steps:
-        t0 = time.perf_counter()
-        lr = schedule.lr_at(step)
-        micro = batches.step_batches()
-        digest = _digest(micro, d)
-        t_data = time.perf_counter() - t0
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        loss_sum = torch.zeros((), device=d.device)
-        for i, mb in enumerate(micro):
-            last = i == len(micro) - 1
-            if fsdp:
-                model.set_requires_gradient_sync(last)
-            sync = model.no_sync() if ddp and not last else contextlib.nullcontext()
-            inputs = mb.inputs.to(d.device, non_blocking=True)
-            targets = mb.targets.to(d.device, non_blocking=True)
-            with sync, autocast:
-                _, loss = compiled(inputs, targets)
-            (loss / len(micro)).backward()
-            loss_sum += loss.detach()
-        gnorm = torch.nn.utils.clip_grad_norm_(
-            model.parameters(), s.grad_clip if s.grad_clip > 0 else math.inf
-        )
-        if hasattr(gnorm, "full_tensor"):
-            gnorm = gnorm.full_tensor()
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        step += 1
-        loss_value = float(d.mean(loss_sum / len(micro)))
-        if d.device.type == "cuda":
-            torch.cuda.synchronize()
-        dt = time.perf_counter() - t0
-        tokens_per_s = tokens_per_step / dt
-        record = {
-            "loss": loss_value,
-            "lr": lr,
-            "grad_norm": float(gnorm),
-            "tokens_per_s": tokens_per_s,
-            "step_s": dt,
-            "data_share": t_data / dt,
-            "samples": [batches.consumed - p.global_batch, batches.consumed],
-            "digest": digest,
-        }
-        if peak is not None:
-            record["mfu"] = flops * tokens_per_s / (peak * d.world)
-        log.write("step", step, record)
-        if step % s.log_interval == 0 or step == p.total_steps:
-            say(_progress(req.phase, step, p.total_steps, record, started, step - done_at_start))
-        if validation and (step % s.eval_interval == 0 or step == p.total_steps):
-            last_eval = run_eval()
-        if step % s.checkpoint_interval == 0 and step < p.total_steps:
-            checkpoint.save(
-                run_dir / checkpoint.step_name(step),
+        def save(folder: Path) -> None:
+            t0 = time.perf_counter()
+            checkpoint.save(folder, model, optimizer, _state(base_state, step, loader, schedule, d), d)
+            log.write("checkpoint", step, {"path": str(folder), "seconds": time.perf_counter() - t0})
+
+        if not validation:
+            first_eval = None
+        elif step == 0:
+            first_eval = run_eval()
+        else:  # resumed: the step-0 evaluation is in the log of the run's first start
+            first_eval = _logged_eval(log.path, 0) if d.is_main else None
+        last_eval = first_eval if step == 0 else None
+        started = time.perf_counter()
+        done_at_start = step
+        while step < p.total_steps:
+            profiler.before(step + 1)
+            t0 = time.perf_counter()
+            lr = schedule.lr_at(step)
+            data = loader.next_step()
+            if d.device.type != "cuda":
+                loader.read_ahead()  # the CPU computes in torch's threads, without the interpreter lock
+            digest = _digest(data.crcs, d)
+            on_device = [_to_device(mb.tokens, d.device) for mb in data.batches]
+            t_data = time.perf_counter() - t0
+            loss_value, gnorm = _train_step(
+                compiled,
                 model,
                 optimizer,
-                _state(base_state, step, batches, schedule, d),
+                on_device,
+                lr,
+                s.grad_clip,
+                execution,
+                autocast,
                 d,
+                before_sync=loader.read_ahead,
             )
+            step += 1
+            dt = time.perf_counter() - t0
+            profiler.after(step)
+            tokens_per_s = tokens_per_step / dt
+            record = {
+                "loss": loss_value,
+                "lr": lr,
+                "grad_norm": gnorm,
+                "tokens_per_s": tokens_per_s,
+                "step_s": dt,
+                "data_share": t_data / dt,
+                "samples": [data.consumed - p.global_batch, data.consumed],
+                "digest": digest,
+            }
+            if peak is not None:
+                record["mfu"] = flops * tokens_per_s / (peak * d.world)
+            if d.device.type == "cuda":
+                record["max_memory_gib"] = torch.cuda.max_memory_allocated(d.device) / 2**30
+            if profiler.active(step):
+                record["profiled"] = True
+            log.write("step", step, record)
+            if step % s.log_interval == 0 or step == p.total_steps:
+                say(_progress(req.phase, step, p.total_steps, record, started, step - done_at_start))
+            if validation and (step % s.eval_interval == 0 or step == p.total_steps):
+                last_eval = run_eval()
+            if s.save_checkpoints and step % s.checkpoint_interval == 0 and step < p.total_steps:
+                save(run_dir / checkpoint.step_name(step))
+                if d.is_main:
+                    checkpoint.clean(run_dir, keep=s.keep_checkpoints)
+        final_state = _state(base_state, step, loader, schedule, d)
+        if s.save_checkpoints:
+            save(run_dir / checkpoint.FINAL)
             if d.is_main:
-                checkpoint.clean(run_dir, keep=s.keep_checkpoints)
-    final_state = _state(base_state, step, batches, schedule, d)
-    checkpoint.save(run_dir / checkpoint.FINAL, model, optimizer, final_state, d)
-    if d.is_main:
-        checkpoint.clean(run_dir, keep=0)  # the phase is done: final/ is the checkpoint that matters
-    log.close()
+                checkpoint.clean(run_dir, keep=0)  # the phase is done: final/ is the checkpoint that matters
     if first_eval is not None and last_eval is not None:
         say(_before_after(req.phase, first_eval, last_eval))
-    say(f"{req.phase}: done, {step} steps; checkpoint {run_dir / checkpoint.FINAL}")
+    if s.save_checkpoints:
+        say(f"{req.phase}: done, {step} steps; checkpoint {run_dir / checkpoint.FINAL}")
+    else:
+        say(f"{req.phase}: done, {step} steps; no checkpoint written (save_checkpoints is off)")
     return final_state
+
+
+def _train_step(
+    compiled: nn.Module,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    micro: list[torch.Tensor],
+    lr: float,
+    grad_clip: float,
+    execution: Execution,
+    autocast: contextlib.AbstractContextManager,
+    d: Dist,
+    before_sync: Callable[[], None] = lambda: None,
+) -> tuple[float, float]:
+    """One optimizer step over the micro-batches `micro` (token rows on the device); (mean loss, grad norm).
+
+    `before_sync` runs once the step's work is queued, before the first wait for the device: on a GPU the
+    next step's data is read then (mixer/trainer/prefetch.py says why).
+    """
+    ddp = isinstance(model, nn.parallel.DistributedDataParallel)
+    fsdp = hasattr(model, "set_requires_gradient_sync")
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    loss_sum = torch.zeros((), device=d.device)
+    for i, tokens in enumerate(micro):
+        last = i == len(micro) - 1
+        if fsdp:
+            model.set_requires_gradient_sync(last)
+        sync = model.no_sync() if ddp and not last else contextlib.nullcontext()
+        inputs, targets = tokens[:, :-1].contiguous(), tokens[:, 1:].contiguous()
+        with sync, autocast:
+            _, loss = compiled(inputs, targets, execution=execution)
+        (loss / len(micro)).backward()
+        loss_sum += loss.detach()
+    gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip if grad_clip > 0 else math.inf)
+    if hasattr(gnorm, "full_tensor"):
+        gnorm = gnorm.full_tensor()
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    before_sync()
+    loss_value = float(d.mean(loss_sum / len(micro)))
+    if d.device.type == "cuda":
+        torch.cuda.synchronize()
+    return loss_value, float(gnorm)
+
+
+def _to_device(tokens: torch.Tensor, device: torch.device) -> torch.Tensor:
+    # From page-locked memory (CUDA) the copy is asynchronous: it overlaps whatever the GPU still runs.
+    return tokens.to(device, non_blocking=True)
+
+
+def _speed_note(p: Plan, s: TrainSettings) -> str:
+    parts = [f"attention {s.attention}"]
+    if p.compile:
+        parts.append(
+            f"compile {s.compile_scope}" + ("" if s.compile_mode == "default" else f" {s.compile_mode}")
+        )
+    parts.append(f"loss chunks of {s.loss_chunk_tokens}" if s.loss_chunk_tokens else "full logits")
+    parts.append("prefetch on" if s.prefetch else "prefetch off")
+    if s.activation_checkpointing:
+        parts.append("activation checkpointing")
+    return ", ".join(parts)
 
 
 def make_schedule(s: TrainSettings, total_steps: int, init_state: dict[str, Any] | None) -> Schedule:
@@ -353,12 +475,12 @@ def make_schedule(s: TrainSettings, total_steps: int, init_state: dict[str, Any]
 
 
 def _state(
-    base: dict[str, Any], step: int, batches: PhaseBatches, schedule: Schedule, d: Dist
+    base: dict[str, Any], step: int, loader: Prefetcher, schedule: Schedule, d: Dist
 ) -> dict[str, Any]:
     return {
         **base,
         "step": step,
-        "consumed": batches.consumed,
+        "consumed": loader.consumed,  # of the steps trained, not of those read ahead
         "last_lr": schedule.lr_at(max(step - 1, 0)),
         "world": d.world,
         "saved_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -460,13 +582,11 @@ def _apply_hyperparameters(optimizer: torch.optim.Optimizer, s: TrainSettings) -
         group.update(betas=(s.beta1, s.beta2), eps=s.eps, weight_decay=decay)
 
 
-def _digest(micro: list[Batch], d: Dist) -> str:
-    """A digest of the global batch's samples in order: equal across process counts iff the data order is."""
-    rows = torch.cat([mb.inputs for mb in micro])
-    full = torch.cat([rows, torch.cat([mb.targets[:, -1:] for mb in micro])], dim=1).numpy()
-    crcs = torch.tensor([zlib.crc32(np.ascontiguousarray(r).tobytes()) for r in full], dtype=torch.int64)
-    gathered = d.gather(crcs.to(d.device)).cpu().numpy()
-    return hashlib.sha256(gathered.tobytes()).hexdigest()[:16]
+def _digest(crcs: torch.Tensor, d: Dist) -> str:
+    """A digest of the global batch's samples in order, from the CRC of each of this rank's samples: equal
+    across process counts iff the data order is."""
+    gathered = d.gather(crcs.to(d.device)).cpu() if d.distributed else crcs
+    return hashlib.sha256(gathered.numpy().tobytes()).hexdigest()[:16]
 
 
 def _logged_eval(metrics: Path, step: int) -> dict[str, Any] | None:
@@ -515,9 +635,10 @@ def _progress(phase: str, step: int, total: int, r: dict[str, Any], started: flo
     elapsed = time.perf_counter() - started
     eta = elapsed / max(steps_run, 1) * (total - step)
     mfu = f" | MFU {r['mfu']:.1%}" if "mfu" in r else ""
+    memory = f" | mem {r['max_memory_gib']:.1f} GiB" if "max_memory_gib" in r else ""
     return (
         f"{phase} step {step}/{total} | loss {r['loss']:.4f} | lr {r['lr']:.2e} | gnorm {r['grad_norm']:.2f} | "
-        f"{r['tokens_per_s']:,.0f} tok/s{mfu} | data {r['data_share']:.1%} | eta {_duration(eta)}"
+        f"{r['tokens_per_s']:,.0f} tok/s{mfu} | data {r['data_share']:.1%}{memory} | eta {_duration(eta)}"
     )
 
 

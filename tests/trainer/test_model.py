@@ -296,7 +296,8 @@ def test_trainer_imports_without_the_build_stack():
     code = (
         "import sys\n"
         f"for name in {blocked!r}: sys.modules[name] = None  # any import of these now fails\n"
-        "import mixer.trainer.model, mixer.trainer.schedule, mixer.trainer.data\n"
+        "import mixer.trainer.model, mixer.trainer.schedule, mixer.trainer.data, mixer.trainer.loss\n"
+        "import mixer.trainer.speed, mixer.trainer.prefetch, mixer.trainer.profile\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr

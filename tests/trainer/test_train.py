@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -54,6 +55,11 @@ phases:
       eval_interval: 100
 """
 MIXER = [sys.executable, "-m", "mixer.cli"]
+# Two process layouts sum the same gradients in another order (FSDP's reduce-scatter, the chunked loss's
+# per-chunk sums): float-rounding differences of 1e-8. Adam divides each gradient by its own running RMS, so
+# an entry whose gradient is near zero turns such noise into an update of up to the LR (1e-2 here): after 8
+# steps a few of 40,000 weights differ by ~3e-4. A tenth of one step's largest update bounds that.
+ADAM_ATOL = 1e-3
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}
 
 
@@ -162,12 +168,48 @@ def test_cooldown_starts_from_pretrain_and_decays_to_zero(built, pretrained):
     )
 
 
-def test_kill_and_resume_gives_bit_identical_losses(built, tmp_path):
-    args = ["--max-steps", "40", "--set", "eval_interval=1000"]
-    reference = tmp_path / "reference"
+LONG_RUN = ["--max-steps", "40", "--set", "eval_interval=1000"]
+
+
+@pytest.fixture(scope="module")
+def reference_run(built, tmp_path_factory):
+    """An uninterrupted 40-step run (checkpoints every 2 steps), to compare interrupted ones with."""
+    reference = tmp_path_factory.mktemp("reference")
     subprocess.run(
-        [*MIXER, *train_args(built, reference, "pretrain", *args)], env=ENV, check=True, capture_output=True
+        [*MIXER, *train_args(built, reference, "pretrain", *LONG_RUN)],
+        env=ENV,
+        check=True,
+        capture_output=True,
     )
+    return reference
+
+
+def wait_for_steps(metrics: Path, count: int, proc: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if (
+            metrics.is_file()
+            and sum(1 for line in metrics.read_text().splitlines() if '"step"' in line) >= count
+        ):
+            return
+        time.sleep(0.002)
+    raise AssertionError(f"the run did not reach step {count}")
+
+
+def assert_same_run(got: Path, want: Path) -> None:
+    """Every step's loss, gradient norm, LR, samples and digest, and the final weights, exactly equal."""
+    fields = ("loss", "grad_norm", "lr", "digest", "samples")
+    assert [tuple(r[f] for f in fields) for r in steps(got / "pretrain")] == [
+        tuple(r[f] for f in fields) for r in steps(want / "pretrain")
+    ]
+    _, a, _ = load_weights(want / "pretrain" / "final")
+    _, b, _ = load_weights(got / "pretrain" / "final")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_kill_and_resume_gives_bit_identical_losses(built, reference_run, tmp_path):
+    args = LONG_RUN
+    reference = reference_run
 
     killed = tmp_path / "killed"
     proc = subprocess.Popen(
@@ -240,7 +282,7 @@ def test_two_gloo_processes_see_the_same_data_as_one(built, pretrained, tmp_path
     _, a, _ = load_weights(single / "pretrain" / "final")
     _, b, _ = load_weights(tmp_path / "pretrain" / "final")
     for k in a:
-        torch.testing.assert_close(b[k], a[k], rtol=1e-3, atol=1e-4)
+        torch.testing.assert_close(b[k], a[k], rtol=1e-3, atol=ADAM_ATOL)
 
 
 def test_resuming_on_other_shards_is_refused(built, pretrained, tmp_path):
@@ -513,11 +555,22 @@ def test_fsdp_with_bf16_mixed_precision_on_two_gloo_processes(built, bf16_run, t
 
 
 @pytest.mark.filterwarnings("ignore:`torch.jit.script_method` is deprecated:DeprecationWarning")
-def test_compiled_training_matches_eager(built, pretrained, tmp_path):
+@pytest.mark.parametrize(
+    ("scope", "recompute"),
+    [("blocks", False), ("model", False), ("blocks", True)],
+    ids=["blocks", "model", "blocks-with-activation-checkpointing"],
+)
+def test_compiled_training_matches_eager(built, pretrained, tmp_path, scope, recompute):
+    """Compiled per block (checkpointing compiled into the block) or as one graph, the loss chunk compiled
+    too: the eager run's losses. Recomputing activations changes nothing either."""
     eager, _ = pretrained
-    result = run_cli(train_args(built, tmp_path, "pretrain", "--max-steps", "2", "--set", "compile=true"))
+    settings = ["--set", "compile=true", "--set", f"compile_scope={scope}"]
+    if recompute:
+        settings += ["--set", "activation_checkpointing=true"]
+    result = run_cli(train_args(built, tmp_path, "pretrain", "--max-steps", "2", *settings))
     assert result.exit_code == 0, result.output
     assert "1 process(es) on cpu, fp32, compiled;" in result.output
+    assert f"compile {scope}, loss chunks of 8192" in result.output
     compiled = [r["loss"] for r in steps(tmp_path / "pretrain")]
     assert compiled == pytest.approx([r["loss"] for r in steps(eager / "pretrain")[:2]], rel=1e-5)
 
@@ -584,3 +637,166 @@ main({["export-hf", str(tmp_path), str(tmp_path / "hf")]!r})
         "Error: the trainer (`mixer train`) needs the package 'torch', which is not installed: "
         "run `pip install 'mixer[train]'`\n"
     )
+
+
+def test_sigterm_stops_cleanly_and_the_resumed_run_is_the_uninterrupted_one(built, reference_run, tmp_path):
+    """SIGTERM (a scheduler's stop) unwinds the run: the prefetch thread is joined, the process exits with
+    143 promptly, and running the command again continues exactly as if nothing had happened."""
+    proc = subprocess.Popen(
+        [*MIXER, *train_args(built, tmp_path, "pretrain", *LONG_RUN)],
+        env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    wait_for_steps(tmp_path / "pretrain" / "metrics.jsonl", 13, proc)
+    proc.send_signal(signal.SIGTERM)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 143, stderr
+    assert "pretrain: stopped by SIGTERM; run the same command again to resume" in stdout
+    assert "Traceback" not in stderr
+    assert not (tmp_path / "pretrain" / "final").exists()
+
+    resumed = subprocess.run(
+        [*MIXER, *train_args(built, tmp_path, "pretrain", *LONG_RUN)], env=ENV, capture_output=True, text=True
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resuming from" in resumed.stdout
+    assert_same_run(tmp_path, reference_run)
+
+
+def prefetch_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "mixer-prefetch"]
+
+
+def test_prefetching_changes_no_sample_and_no_loss_across_an_interruption(built, pretrained, tmp_path):
+    """The prefetcher on (the default), interrupted after step 4's checkpoint while it had read ahead, and
+    resumed: the same samples, digests and losses, bit for bit, as a run that reads in the loop."""
+    off = tmp_path / "off"
+    result = run_cli(train_args(built, off, "pretrain", "--max-steps", "8", "--set", "prefetch=false"))
+    assert result.exit_code == 0, result.output
+    assert "prefetch off" in result.output
+    fields = ("loss", "grad_norm", "digest", "samples")
+    want = [tuple(r[f] for f in fields) for r in steps(off / "pretrain")]
+    on, _ = pretrained
+    assert [tuple(r[f] for f in fields) for r in steps(on / "pretrain")] == want
+
+    interrupted = tmp_path / "interrupted"
+    interrupt_at(built, interrupted, 5)
+    assert not prefetch_threads()  # the exception closed the prefetcher and joined its thread
+    state = json.loads((interrupted / "pretrain" / "step-000004" / "state.json").read_text())
+    assert state["consumed"] == 32  # the steps trained, not the ones read ahead
+    result = run_cli(train_args(built, interrupted, "pretrain", "--max-steps", "8"))
+    assert result.exit_code == 0, result.output
+    assert [tuple(r[f] for f in fields) for r in steps(interrupted / "pretrain")] == want
+    assert not prefetch_threads()
+
+
+def test_speed_settings_change_no_result(built, pretrained, tmp_path):
+    """Full logits instead of the chunked loss, the math attention kernel first, no prefetching: the losses
+    of the default settings up to float summation order."""
+    default, _ = pretrained
+    result = run_cli(
+        train_args(
+            built,
+            tmp_path,
+            "pretrain",
+            "--max-steps",
+            "3",
+            *("--set", "loss_chunk_tokens=0", "--set", "attention=math", "--set", "prefetch=false"),
+        )
+    )
+    assert result.exit_code == 0, result.output
+    assert "1 process(es) on cpu, fp32; LR warmup_cosine" in result.output
+    assert "attention math, full logits, prefetch off" in result.output
+    plain = [r["loss"] for r in steps(tmp_path / "pretrain")]
+    assert plain == pytest.approx([r["loss"] for r in steps(default / "pretrain")[:3]], rel=1e-5)
+    state = json.loads((tmp_path / "pretrain" / "final" / "state.json").read_text())
+    assert (state["settings"]["loss_chunk_tokens"], state["settings"]["attention"]) == (0, "math")
+
+
+def test_checkpoint_and_evaluation_times_are_logged(pretrained):
+    out, _ = pretrained
+    records = read_metrics(out / "pretrain" / "metrics.jsonl")
+    saves = {r["step"]: r for r in records if r["event"] == "checkpoint"}
+    assert sorted(saves) == [2, 4, 6, 8]  # every checkpoint_interval (2) steps, and the final one
+    assert saves[8]["path"] == str(out / "pretrain" / "final")
+    assert all(r["seconds"] > 0 for r in saves.values())
+    assert all(r["seconds"] > 0 for r in records if r["event"] == "eval")
+    assert all("profiled" not in r and "max_memory_gib" not in r for r in steps(out / "pretrain"))
+
+
+def test_profile_of_a_step_without_checkpoints(built, tmp_path):
+    result = run_cli(
+        train_args(
+            built,
+            tmp_path,
+            "pretrain",
+            "--max-steps",
+            "3",
+            *("--set", "profile_at=2", "--set", "save_checkpoints=false", "--set", "checkpoint_interval=1"),
+        )
+    )
+    assert result.exit_code == 0, result.output
+    run = tmp_path / "pretrain"
+    assert [r.get("profiled", False) for r in steps(run)] == [False, True, False]
+    assert f"profile of steps 2-2 (1): {run / 'profile'}" in result.output
+    assert sorted(p.name for p in (run / "profile").iterdir()) == [
+        "top-rank0.json",
+        "top-rank0.txt",
+        "trace-rank0.json.gz",
+    ]
+    top = json.loads((run / "profile" / "top-rank0.json").read_text())
+    assert top and {"name", "calls", "self_device_ms", "self_cpu_ms"} <= set(top[0])
+    assert top[0]["self_cpu_ms"] >= top[-1]["self_cpu_ms"]  # sorted by self time (CPU: no device)
+    assert "Self CPU" in (run / "profile" / "top-rank0.txt").read_text()
+    # no checkpoint at all: neither every step (checkpoint_interval=1) nor at the end
+    assert sorted(p.name for p in run.iterdir()) == ["metrics.jsonl", "profile", "tensorboard", "tokenizer"]
+    assert "pretrain: done, 3 steps; no checkpoint written (save_checkpoints is off)" in result.output
+
+
+def test_device_cuda_without_a_gpu_is_a_clear_error(built, tmp_path):
+    result = run_cli(train_args(built, tmp_path, "pretrain", "--device", "cuda"))
+    assert result.exit_code == 2
+    assert "--device cuda asks for a GPU, but torch sees none" in result.output
+    assert not (tmp_path / "pretrain").exists()
+
+
+def test_speed_settings_are_validated_with_the_choices(built, tmp_path):
+    result = run_cli(train_args(built, tmp_path, "pretrain", "--set", "attention=fast"))
+    assert result.exit_code == 2
+    assert "train.attention: Input should be 'auto', 'cudnn', 'flash', 'efficient' or 'math'" in result.output
+    result = run_cli(train_args(built, tmp_path, "pretrain", "--set", "loss_chunk_tokens=-1"))
+    assert result.exit_code == 2
+    assert "train.loss_chunk_tokens: Input should be greater than or equal to 0" in result.output
+
+
+def test_a_phase_starts_from_an_exported_hugging_face_model(built, pretrained, tmp_path):
+    """Continued pretraining of a released model: the exported pretrain run, loaded back by --init-from,
+    scores what the run scored at its end; its shape comes from config.json, not the phase's preset."""
+    out, _ = pretrained
+    final = out / "pretrain" / "final"
+    assert run_cli(["export-hf", str(final), str(tmp_path / "hf")]).exit_code == 0
+    # the phase asks for another preset: the model's own config.json decides the shape
+    result = run_cli(
+        train_args(built, tmp_path / "run", "cooldown", "--init-from", str(tmp_path / "hf"), "--model", "125m")
+    )
+    assert result.exit_code == 0, result.output
+    assert f"cooldown: starting from the Hugging Face model {tmp_path / 'hf'} (weights; a fresh optimizer)" in result.output
+    state = json.loads((tmp_path / "run" / "cooldown" / "final" / "state.json").read_text())
+    assert state["model_config"] == json.loads((final / "state.json").read_text())["model_config"]
+    assert state["init_from"] == str(tmp_path / "hf") and state["schedule"]["kind"] == "warmup_cosine"
+    before = evals(tmp_path / "run" / "cooldown")[0]
+    after_pretrain = evals(out / "pretrain")[8]
+    for source, scores in after_pretrain.items():
+        assert before[source]["loss"] == pytest.approx(scores["loss"], rel=1e-5)
+
+
+def test_a_hugging_face_model_of_another_vocabulary_is_refused(built, pretrained, tmp_path):
+    out, _ = pretrained
+    assert run_cli(["export-hf", str(out / "pretrain" / "final"), str(tmp_path / "hf")]).exit_code == 0
+    config = json.loads((tmp_path / "hf" / "config.json").read_text())
+    (tmp_path / "hf" / "config.json").write_text(json.dumps({**config, "vocab_size": config["vocab_size"] + 1}))
+    result = run_cli(train_args(built, tmp_path / "run", "cooldown", "--init-from", str(tmp_path / "hf")))
+    assert result.exit_code == 2
+    assert f"--init-from {tmp_path / 'hf'} has a vocabulary of {config['vocab_size'] + 1} ids" in result.output
