@@ -9,6 +9,7 @@ import errno
 import functools
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -40,19 +41,61 @@ def user_errors(fn):
                 err=True,
             )
             sys.exit(1)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as e:
+            signum = getattr(e, "signum", None)  # SIGTERM or SIGHUP (mixer.build.signals), else Ctrl-C
+            if signum is None:
+                click.echo(
+                    "\nInterrupted. Finished work is kept: run the same command again to resume.", err=True
+                )
+                sys.exit(130)
             click.echo(
-                "\nInterrupted. Finished work is kept: run the same command again to resume.", err=True
+                f"\nStopped by {e}. Finished work is kept: run the same command again to resume.", err=True
             )
-            sys.exit(130)
+            sys.exit(128 + signum)
 
     return wrapper
+
+
+def verbosity_options(fn):
+    """``--quiet`` / ``--verbose``: what a build prints besides its result (see mixer.build.logs)."""
+    fn = click.option(
+        "--verbose",
+        "-v",
+        is_flag=True,
+        help="Also show the libraries' logs (datatrove's task logs) on the console.",
+    )(fn)
+    return click.option(
+        "--quiet",
+        "-q",
+        is_flag=True,
+        help="Only warnings, errors and the result: no progress. Logs are in OUTPUT/work either way.",
+    )(fn)
+
+
+def console(quiet: bool, verbose: bool) -> tuple[str, Callable[[str], None]]:
+    """The verbosity and the echo function for ``--quiet`` / ``--verbose``."""
+    if quiet and verbose:
+        raise click.UsageError("--quiet and --verbose exclude each other; give one")
+    if not quiet:
+        return ("verbose" if verbose else "normal"), click.echo
+
+    def warnings_only(line: str) -> None:
+        if line.startswith("warning:"):
+            click.echo(line)
+
+    return "quiet", warnings_only
 
 
 # shared by the commands that act on a recipe's output folder
 recipe_argument = click.argument("recipe", type=click.Path(dir_okay=False, path_type=Path))
 output_option = click.option(
     "--output", "-o", type=click.Path(file_okay=False, path_type=Path), help="Output folder [shards/<name>]."
+)
+data_root_option = click.option(
+    "--data-root",
+    metavar="DIR",
+    help="Name the shards in megatron.args under DIR instead of the output folder's absolute path "
+    "(`.`: relative to the output folder; a copied build's path).",
 )
 
 
@@ -74,6 +117,8 @@ def main() -> None:
 @click.option("--executor", type=click.Choice(["local", "ray", "slurm"]), help="Override executor.type.")
 @click.option("--tasks", type=click.IntRange(min=1), help="Tasks per source (overrides executor.tasks).")
 @click.option("--workers", type=click.IntRange(min=1), help="Tasks run at once (overrides executor.workers).")
+@data_root_option
+@verbosity_options
 @user_errors
 def build(
     recipe: Path,
@@ -82,16 +127,23 @@ def build(
     executor: str | None,
     tasks: int | None,
     workers: int | None,
+    data_root: str | None,
+    quiet: bool,
+    verbose: bool,
 ):
     """Filter, tokenize and shard every source of RECIPE.
 
-    A rerun resumes an interrupted build and skips sources that are up to date.
+    A rerun resumes an interrupted build and skips sources that are up to date. Progress shows as a bar on
+    a terminal, as a line every 10 s elsewhere; the libraries' logs go to OUTPUT/work (build.log and each
+    pipeline's logs/). With the Slurm executor, --dry-run also prints the job scripts.
 
     \b
     Example:
       mixer build recipes/demo.yaml --workers 2
       mixer build my.yaml --dry-run
+      mixer build my.yaml --quiet
     """
+    verbosity, echo = console(quiet, verbose)
     from mixer.build import BuildOptions, describe_plan, plan_build, run_build
     from mixer.recipe import load_recipe
     from mixer.report.console import phase_table, summary_table
@@ -99,9 +151,25 @@ def build(
     loaded = load_recipe(recipe)
     plan = plan_build(loaded, str(recipe), output)
     if dry_run:
+        from mixer.build.plan import first_record_problems
+        from mixer.errors import PlanError
+
         click.echo(describe_plan(plan))
+        problems = first_record_problems(plan)  # reads one record of each source
+        if problems:
+            raise PlanError("; ".join(problems))
+        if (executor or loaded.executor.type) == "slurm":
+            from mixer.build.engine import choose_executor
+            from mixer.build.slurm import dry_run_scripts
+
+            choice = choose_executor(loaded.executor, type=executor, tasks=tasks, workers=workers)
+            click.echo("")
+            click.echo(dry_run_scripts(plan, choice))
         return
-    manifest = run_build(plan, BuildOptions(executor=executor, tasks=tasks, workers=workers, echo=click.echo))
+    options = BuildOptions(
+        executor=executor, tasks=tasks, workers=workers, echo=echo, data_root=data_root, verbosity=verbosity
+    )
+    manifest = run_build(plan, options)
     click.echo("")
     click.echo(summary_table(manifest))
     if manifest["phases"]:
@@ -113,8 +181,10 @@ def build(
 @main.command()
 @recipe_argument
 @output_option
+@data_root_option
+@verbosity_options
 @user_errors
-def mix(recipe: Path, output: Path | None):
+def mix(recipe: Path, output: Path | None, data_root: str | None, quiet: bool, verbose: bool):
     """Re-blend RECIPE's phases over its already built source shards (no re-tokenizing).
 
     Use it after changing phases (weights, tokens, seq_len, max_repetition), the seed or the holdout.
@@ -122,15 +192,35 @@ def mix(recipe: Path, output: Path | None):
     \b
     Example:
       mixer mix recipes/demo.yaml
+      mixer mix recipes/demo.yaml -o /scratch/demo --data-root /scratch/demo   # a copied build
     """
     from mixer.build import run_mix
     from mixer.recipe import load_recipe
     from mixer.report.console import phase_table
 
+    verbosity, echo = console(quiet, verbose)
     loaded = load_recipe(recipe)
-    manifest = run_mix(loaded, str(recipe), output, echo=click.echo)
+    manifest = run_mix(loaded, str(recipe), output, echo=echo, data_root=data_root, verbosity=verbosity)
     click.echo("")
     click.echo(phase_table(manifest))
+
+
+@main.command()
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@user_errors
+def status(folder: Path):
+    """Show how far the build in FOLDER is: per source, files tokenized of its inputs, documents, tokens;
+    the dedup stage; the Slurm jobs the build submitted that are still queued or running.
+
+    It only reads, so it can watch a build that is running (here or on a cluster).
+
+    \b
+    Example:
+      mixer status shards/demo
+    """
+    from mixer.build.status import describe_status
+
+    click.echo(describe_status(folder))
 
 
 @main.command()
@@ -173,8 +263,8 @@ def inspect(folder: Path, source: str | None, count: int, doc: int | None, max_c
 def report(folder: Path, out: Path | None):
     """Write a self-contained HTML page about the build in FOLDER and print its summary tables.
 
-    The page (no scripts, no external files) shows target vs realised shares per phase, kept and skipped
-    documents per source, and document-length histograms.
+    The page (no scripts, no external files) shows target vs realised shares per phase, kept, skipped and
+    dropped documents per source (drops per step and reason), and document-length histograms.
 
     \b
     Example:

@@ -76,12 +76,17 @@ def test_rerun_is_up_to_date_and_changes_nothing(built, tmp_path):
 
 
 def test_an_edited_input_rebuilds_its_source_only(tmp_path):
+    # (with a given tokenizer: a trained one trains again on the edited text, and every source follows it;
+    # see tests/test_tokenizer_setup.py)
+    from mixer.shards.tokenizer import train_bpe
+
     data = tmp_path / "data"
     write_jsonl(data / "a" / "1.jsonl", [{"text": f"first source document {i}"} for i in range(20)])
     write_jsonl(data / "b" / "1.jsonl", [{"text": f"second source document {i}"} for i in range(20)])
+    tokenizer = train_bpe(["first second source document"] * 20, vocab_size=300, out_path=tmp_path / "t.json")
     text = f"""\
 name: edit
-tokenizer: {{train: {{vocab_size: 300, sample_bytes: 20000}}}}
+tokenizer: {tokenizer}
 sources:
   a: {{type: jsonl, paths: ["{data}/a/*.jsonl"]}}
   b: {{type: jsonl, paths: ["{data}/b/*.jsonl"]}}

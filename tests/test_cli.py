@@ -27,6 +27,7 @@ def test_the_cli_has_the_expected_commands():
         [
             "mixer build",
             "mixer mix",
+            "mixer status",
             "mixer inspect",
             "mixer report",
             "mixer schema",

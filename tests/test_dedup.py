@@ -98,7 +98,9 @@ def test_exact_then_near_duplicates_go_to_the_priority_source(deduped):
 
 def test_rejected_duplicates_name_what_they_duplicate(deduped):
     _, out = deduped
-    rows = [json.loads(line) for f in sorted((out / "rejected" / "a").iterdir()) for line in gzip.open(f, "rt")]
+    rows = [
+        json.loads(line) for f in sorted((out / "rejected" / "a").iterdir()) for line in gzip.open(f, "rt")
+    ]
     assert [(r["id"], r["reason"], r["duplicate_of"]) for r in rows] == [
         ("a-exact", "exact_of_b", "b:b-0"),
         ("a-normalised", "exact_of_b", "b:b-1"),
@@ -150,3 +152,17 @@ def test_normalise_is_datatroves_simplify_text():
         " ".join(DOCS_A[1]["text"].split()[:50]),
     ]
     assert [normalise(t) for t in samples] == [simplify_text(t) for t in samples]
+
+
+def test_documents_that_normalise_to_nothing_are_nobodys_duplicates(tmp_path):
+    # punctuation-only documents all normalise to "": they used to count as exact copies of each other
+    write_jsonl(tmp_path / "a" / "1.jsonl", [{"text": "---"}, {"text": "* * *"}, {"text": "— —"}])
+    write_jsonl(
+        tmp_path / "b" / "1.jsonl", [{"text": "!!!"}, {"text": "river stone"}, {"text": "River, stone!"}]
+    )
+    out = build(tmp_path, RECIPE.format(root=tmp_path))
+    sources = read_manifest(out)["sources"]
+    assert sources["a"]["dropped"] == {}
+    assert sources["b"]["dropped"] == {"dedup": {"exact_of_b": 1}}  # real text still is
+    assert kept_texts(out, "a") == ["---", "* * *", "— —"]
+    assert kept_texts(out, "b") == ["!!!", "river stone"]

@@ -371,3 +371,44 @@ def test_a_recursive_pattern_through_two_links_to_its_folder_ends(tmp_path):
     )
     found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=5)
     assert found.stdout == "1\n"
+
+
+def test_a_jsonl_file_starting_with_a_byte_order_mark_keeps_its_first_record(tmp_path):
+    # Windows tools write a UTF-8 BOM before the first line: it used to make that line malformed_json
+    d = tmp_path / "data"
+    lines = b"".join(json.dumps(r).encode() + b"\n" for r in GOOD[:3])
+    (d / "sub").mkdir(parents=True)
+    (d / "bom.jsonl").write_bytes(b"\xef\xbb\xbf" + lines)
+    write_jsonl(d / "sub" / "bom.jsonl.gz", [b"\xef\xbb\xbf\n" + lines], "gz")  # a BOM alone on line 1
+    result, out = build(tmp_path, f'  web: {{type: jsonl, paths: ["{d}/bom.jsonl", "{d}/sub/*.gz"]}}\n')
+    assert result.exit_code == 0, result.output
+    web = read_manifest(out)["sources"]["web"]
+    assert (web["records"], web["documents"], web["skipped"]) == (6, 6, {})
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_full_disk_says_so_in_one_line(tmp_path, workers):
+    # the task log files failing too used to print ~120 lines of loguru's "Logging error" blocks, and the
+    # task's exception was printed with its traceback before the build's own message
+    import random
+
+    rng = random.Random(0)
+    words = "rivers stones clouds markets windows gardens silver morning harbor lantern meadow copper".split()
+    d = tmp_path / "data"
+    for name in ("a", "b"):  # distinct documents: dedup keeps them, and the shards outgrow the limit
+        write_jsonl(d / f"{name}.jsonl", [{"text": " ".join(rng.choices(words, k=80))} for _ in range(2000)])
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(
+        f'name: full\ntokenizer: {{train: {{vocab_size: 300, sample_bytes: 20000}}}}\ndedup: {{}}\nsources:\n  web: {{type: jsonl, paths: ["{d}/*.jsonl"]}}\n'
+    )
+    cmd = [sys.executable, "-m", "mixer.cli", "build", str(recipe), "-o", str(tmp_path / "out"), "--workers", workers]
+
+    def small_files() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (150_000, 150_000))
+
+    full = subprocess.run(cmd, preexec_fn=small_files, capture_output=True, text=True, timeout=300)
+    assert (full.returncode, full.stderr) == (
+        1,
+        "Error: cannot write: File too large (the disk or a quota is full, or a file-size limit was hit). Free "
+        "space or choose another --output; finished work is kept: run the same command again to resume.\n",
+    )

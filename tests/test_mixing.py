@@ -226,3 +226,128 @@ def test_mix_refuses_when_sources_changed(corpus, tmp_path):
     )
     result = CliRunner().invoke(main, ["mix", str(recipe), "-o", str(out)])
     assert result.exit_code == 2 and "sources notes changed since" in result.output
+
+
+def make_empty_source(output: Path, name: str, summary: dict) -> None:
+    """A source whose build gave no documents: no shard, and the counts that say why."""
+    folder = output / "sources" / name
+    folder.mkdir(parents=True)
+    (folder / "assembled.json").write_text(json.dumps({"fingerprint": f"fp-{name}", "shards": [], **summary}))
+
+
+MISSING_TEXT = {
+    "records": 79,
+    "documents": 0,
+    "tokens": 0,
+    "skipped": {"missing_text_field": 79},
+    "skip_examples": {"missing_text_field": ["data/b.jsonl:1 (keys: id, article)"]},
+    "dropped": {},
+}
+
+
+@pytest.mark.parametrize("cap", [1.0, float("inf")])
+def test_a_weighted_source_without_tokens_says_why_and_what_to_change(tmp_path, cap):
+    # the text column is `article`, text_key the default `text`: every record skipped, no token; the phase
+    # used to crash (OverflowError in the message, or IndexError in the blend at max_repetition .inf)
+    make_source(tmp_path, "a", [list(range(100 + 16 * i, 116 + 16 * i)) for i in range(10)])
+    make_empty_source(tmp_path, "b", MISSING_TEXT)
+    recipe = small_recipe(
+        {"p": {"tokens": 80, "seq_len": 8, "weights": {"a": 1, "b": 1}, "max_repetition": cap}}
+    )
+    with pytest.raises(InfeasibleMix) as e:
+        mix(tmp_path, recipe, "uint16", echo=lambda s: None)
+    assert str(e.value) == (
+        "phase 'p': source 'b' has no training tokens: its 79 records gave 0 documents (skipped: "
+        "missing_text_field 79, e.g. data/b.jsonl:1 (keys: id, article)). Set sources.b.text_key to the "
+        f"field that holds the text, or remove 'b' from phases.p.weights (details: {tmp_path}/sources/b/"
+        "assembled.json)"
+    )
+    assert not (tmp_path / "phases").exists() and not (tmp_path / "validation").exists()
+
+
+def test_a_source_that_dedup_removed_whole_names_dedup_priority(tmp_path):
+    make_source(tmp_path, "a", [list(range(100 + 16 * i, 116 + 16 * i)) for i in range(10)])
+    dropped = {"records": 20, "skipped": {}, "skip_examples": {}, "dropped": {"dedup": {"exact_of_a": 20}}}
+    make_empty_source(tmp_path, "b", dropped)
+    recipe = small_recipe({"p": {"tokens": 80, "seq_len": 8, "weights": {"a": 1, "b": 1}}})
+    with pytest.raises(InfeasibleMix) as e:
+        mix(tmp_path, recipe, "uint16", echo=lambda s: None)
+    assert str(e.value) == (
+        "phase 'p': source 'b' has no training tokens: its 20 records gave 0 documents (dropped by dedup: "
+        "exact_of_a 20). List 'b' first in dedup.priority to keep its copies of shared documents, or remove "
+        f"'b' from phases.p.weights (details: {tmp_path}/sources/b/assembled.json)"
+    )
+
+
+def test_phase_targets_refuse_a_source_without_tokens_at_any_cap():
+    with pytest.raises(InfeasibleMix) as e:
+        phase_targets("p", 80, 8, {"a": 1, "b": 1}, {"a": 160, "b": 0}, float("inf"))
+    assert str(e.value) == (
+        "phase 'p': source 'b' has no training tokens, so it cannot supply its weight (1); give it documents "
+        "or remove it from phases.p.weights"
+    )
+
+
+def test_weights_whose_sum_overflows_still_give_exact_shares(two_sources):
+    recipe = small_recipe(
+        {"p": {"tokens": 80, "seq_len": 8, "weights": {"a": 1e308, "b": 1e308}, "max_repetition": 2}}
+    )
+    blend = mix(two_sources, recipe, "uint16", echo=lambda s: None)["phases"]["p"]
+    assert [s["target_share"] for s in blend["sources"].values()] == [0.5, 0.5]
+    assert [s["samples"] for s in blend["sources"].values()] == [5, 5]
+
+
+def npy_data_bytes(folder: Path) -> int:
+    return sum(np.load(f).nbytes for f in folder.glob("*.npy"))
+
+
+def test_a_phase_larger_than_its_index_bound_is_refused_before_writing(two_sources):
+    # 10 samples (25 bytes each) and 10 + 20 documents in the streams (4 bytes each): 370 bytes at most
+    phases = {"p": {"tokens": 80, "seq_len": 8, "weights": {"a": 3, "b": 1}, "max_repetition": 2}}
+    with pytest.raises(InfeasibleMix) as e:
+        mix(two_sources, small_recipe({"p": {**phases["p"], "max_index_bytes": 369}}), "uint16", echo=print)
+    assert str(e.value) == (
+        "phase 'p': its blend index would take up to 370 B: 10 samples (250 B) and 30 documents in the "
+        "shuffled source streams. That is more than phases.p.max_index_bytes (369 B): lower phases.p.tokens "
+        "or max_repetition, or raise phases.p.max_index_bytes (null: no bound) if the phase is meant to be "
+        "this large"
+    )
+    assert not (two_sources / "phases").exists() and not (two_sources / "validation").exists()
+    said = []
+    mix(two_sources, small_recipe({"p": {**phases["p"], "max_index_bytes": 370}}), "uint16", echo=said.append)
+    assert npy_data_bytes(two_sources / "phases" / "p") == 10 + 80 + 8 * 16 + 2 * 16 + 4 * (5 + 4) == 286
+    written = sum(f.stat().st_size for f in (two_sources / "phases" / "p").glob("*.npy"))
+    assert written == 286 + 6 * 128  # and a 128-byte header per file
+    assert said[-1] == "p: blended 10 samples of 9 tokens from 2 sources (index 1.1 KB)"
+
+
+def test_a_huge_repetition_of_a_small_source_is_refused_at_once(two_sources):
+    # 1e12 tokens over a 160-token source at a cap of 1e12 epochs: hours of work before, a message now
+    recipe = small_recipe(
+        {"p": {"tokens": "1.0e12", "seq_len": 1048576, "weights": {"a": 1}, "max_repetition": 1e12}}
+    )
+    with pytest.raises(InfeasibleMix) as e:
+        mix(two_sources, recipe, "uint16", echo=lambda s: None)
+    assert str(e.value).startswith(
+        "phase 'p': its blend index would take up to 250.0 GB: 953,675 samples (23.8 MB) and 62,500,044,810 "
+        "documents in the shuffled source streams; the most repeated source is read 6,250,004,481 times. "
+        "That is more than phases.p.max_index_bytes (4.0 GB)"
+    )
+
+
+def test_megatron_args_name_the_shards_under_the_data_root(two_sources):
+    phases = {"p": {"tokens": 80, "seq_len": 8, "weights": {"a": 3, "b": 1}, "max_repetition": 2}}
+    args = two_sources / "phases" / "p" / "megatron.args"
+    mix(two_sources, small_recipe(phases), "uint16", echo=lambda s: None)
+    assert args.read_text() == (
+        f"0.8000000000 {two_sources.resolve()}/sources/a/00000\n"
+        f"0.2000000000 {two_sources.resolve()}/sources/b/00000\n"
+    )
+    said = []
+    mix(two_sources, small_recipe(phases), "uint16", echo=said.append, data_root=".")  # relative paths
+    assert said == ["p: blend up to date (10 samples)"]
+    assert args.read_text() == "0.8000000000 sources/a/00000\n0.2000000000 sources/b/00000\n"
+    mix(two_sources, small_recipe(phases), "uint16", echo=lambda s: None, data_root="/scratch/copy")
+    assert args.read_text() == (
+        "0.8000000000 /scratch/copy/sources/a/00000\n0.2000000000 /scratch/copy/sources/b/00000\n"
+    )

@@ -283,3 +283,20 @@ def test_recorded_decisions_replace_the_deciding_filters_in_the_second_pass(tmp_
     assert [i for i, _ in kept] == ["0-0", "0-3", "1-0", "1-3"]
     assert "jane.doe@harbourmail.org" not in kept[0][1] and "<EMAIL>" in kept[0][1]
     assert dropped == {"gopher_repetition": {"dup_line_frac": 2}, "gopher_quality": {"gopher_short_doc": 2}}
+
+
+def test_threshold_tuples_take_as_many_entries_as_given():
+    # datatrove annotates them tuple[tuple[int, float]]; read strictly, that admits one pair only
+    relaxed = {"top_n_grams": [[2, 0.3], [3, 0.25], [4, 0.2]], "dup_n_grams": [[5, 0.4], [6, 0.38], [7, 0.36]]}
+    assert check_params(StepSpec("gopher_repetition", relaxed)) == []
+    assert check_params(StepSpec("gopher_repetition", {"top_n_grams": [[2, "lots"]]})) == [
+        "gopher_repetition.top_n_grams.0.1: Input should be a valid number, unable to parse string as a number"
+    ]
+    words = (
+        "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho sigma tau "
+        "upsilon phi chi psi omega"
+    ).split()
+    text = " ".join(w + " river bank" if i % 5 == 0 else w for i, w in enumerate(words))  # a 2-gram 0.2-0.3
+    doc = Document(text=text, id="d")
+    assert make_step(StepSpec("gopher_repetition", {})).filter(doc) == (False, "top_2_gram")
+    assert make_step(StepSpec("gopher_repetition", relaxed)).filter(doc) is True

@@ -143,3 +143,34 @@ def test_phase_errors_name_the_phase_key(tmp_path):
     assert problems(tmp_path, text) == [
         "phases.p.weights.nope (line 8): no source named 'nope'; sources: web"
     ]
+
+
+def test_a_source_name_with_a_trailing_newline_is_refused(tmp_path):
+    # "$" matches before a final newline: "web\n" used to pass the name check
+    text = BASE.replace("  web:\n", '  "web\\n":\n')
+    assert problems(tmp_path, text) == [
+        "sources (line 3): source name 'web\\n' must be letters, digits, '.', '_' or '-'"
+    ]
+    phase = BASE + 'phases:\n  "p\\n": {tokens: 10, seq_len: 8, weights: {web: 1}}\n'
+    assert problems(tmp_path, phase) == ["phases (line 7): phase name 'p\\n' must be letters, digits, '.', '_' or '-'"]
+
+
+def test_max_index_bytes_takes_the_forms_of_tokens_and_null(tmp_path):
+    text = BASE + "phases:\n  p: {tokens: 10, seq_len: 8, weights: {web: 1}, max_index_bytes: 2.5e9}\n"
+    assert load_recipe(write(tmp_path, text)).phases["p"].max_index_bytes == 2_500_000_000
+    assert (
+        load_recipe(write(tmp_path, BASE + "phases:\n  p: {tokens: 10, seq_len: 8, weights: {web: 1}}\n"))
+        .phases["p"]
+        .max_index_bytes
+        == 4_000_000_000
+    )
+    text = BASE + "phases:\n  p: {tokens: 10, seq_len: 8, weights: {web: 1}, max_index_bytes: null}\n"
+    recipe = load_recipe(write(tmp_path, text))
+    assert recipe.phases["p"].max_index_bytes is None
+    # the bound does not change what is built: the recipe's hash ignores it
+    other = load_recipe(write(tmp_path, BASE + "phases:\n  p: {tokens: 10, seq_len: 8, weights: {web: 1}}\n"))
+    assert recipe.content_hash() == other.content_hash()
+    text = BASE + "phases:\n  p: {tokens: 10, seq_len: 8, weights: {web: 1}, max_index_bytes: 1.5}\n"
+    assert problems(tmp_path, text) == [
+        "phases.p.max_index_bytes (line 8): max_index_bytes must be a whole number, got 1.5"
+    ]

@@ -79,3 +79,21 @@ def test_demo_recipe_uses_every_source_kind_with_the_papers_code_shares():
     pretrain, cooldown = (recipe.phases[p].weights for p in ("pretrain", "cooldown"))
     for name in ("pydoc", "synthetic", "pull_requests"):  # the cooldown up-weights high-quality sources
         assert cooldown[name] / sum(cooldown.values()) > pretrain[name] / sum(pretrain.values())
+
+
+def test_demo_web_text_runs_the_fineweb_style_quality_steps():
+    from mixer.filters.steps import check_params
+
+    web = load_recipe(RECIPES / "demo.yaml").sources["web"]
+    steps = web.steps()
+    assert [s.name for s in steps] == [
+        "language",
+        "gopher_repetition",
+        "gopher_quality",
+        "c4_quality",
+        "fineweb_quality",
+        "pii",
+    ]
+    assert [check_params(s) for s in steps] == [[]] * 6  # the tuned thresholds are valid parameters
+    c4 = steps[3].params
+    assert (c4["filter_no_terminal_punct"], c4["filter_curly_bracket"]) == (False, False)

@@ -189,8 +189,8 @@ def test_source_tables_count_kept_skipped_and_validation(built):
     tables = Tables(render_report(built))
     [kept] = tables.find("source", "type")
     assert kept == [
-        ["web", "jsonl", "2", "4.5 kB", "13", "10", "3", "76.92%", "605", "1"],
-        [CODE, "parquet", "1", "12.3 MB", "5", "5", "0", "100.00%", "3,600", "2"],
+        ["web", "jsonl", "2", "4.5 kB", "13", "10", "3", "0", "76.92%", "605", "1"],
+        [CODE, "parquet", "1", "12.3 MB", "5", "5", "0", "0", "100.00%", "3,600", "2"],
     ]
     [split] = tables.find("source", "training documents")
     assert split == [["web", "9", "592", "1", "13"], [CODE, "4", "3,500", "1", "100"]]
@@ -199,6 +199,53 @@ def test_source_tables_count_kept_skipped_and_validation(built):
         ["web", "empty_text", "2", "15.38%", "web/a.jsonl:4"],
         ["web", BAD_REASON, "1", "7.69%", "web/<b>.jsonl:7"],
     ]
+
+
+def test_drops_by_quality_steps_and_dedup_are_shown_and_count_against_kept(built):
+    # a source cut from 163 records to 10 documents, mostly by its quality steps: not "76.92% kept"
+    path = built / "manifest.json"
+    manifest = json.loads(path.read_text())
+    manifest["sources"]["web"].update(
+        records=163,
+        dropped={
+            "dedup": {f"exact_of_{CODE}": 10},
+            "gopher_quality": {"gopher_below_alpha_threshold": 40, "gopher_short_doc": 100},
+        },
+    )
+    manifest["sources"][CODE]["input_bytes"] = None  # git repositories have no known size
+    manifest["totals"]["dropped"] = 150
+    path.write_text(json.dumps(manifest))
+    page = render_report(built)
+    tables = Tables(page)
+    [kept] = tables.find("source", "type")
+    assert kept == [
+        ["web", "jsonl", "2", "4.5 kB", "163", "10", "3", "150", "6.13%", "605", "1"],
+        [CODE, "parquet", "1", "unknown", "5", "5", "0", "0", "100.00%", "3,600", "2"],
+    ]
+    [drops] = tables.find("source", "step")
+    assert drops == [
+        ["web", "dedup", f"exact_of_{CODE}", "10", "6.13%"],
+        ["web", "gopher_quality", "gopher_short_doc", "100", "61.35%"],
+        ["web", "gopher_quality", "gopher_below_alpha_threshold", "40", "24.54%"],
+    ]
+    assert "<dt>documents dropped</dt><dd>150</dd>" in page
+    stacked = svgs(page)[2]
+    assert titles(stacked)[:5] == [
+        "web, training: 9 documents (5.52%)",
+        "web, validation (held out): 1 documents (0.61%)",
+        f"web, skipped: {BAD_REASON}: 1 documents (0.61%)",
+        "web, skipped: empty_text: 2 documents (1.23%)",
+        "web, dropped: dedup: 10 documents (6.13%)",
+    ]
+    assert titles(stacked)[5] == "web, dropped: gopher_quality: 140 documents (85.89%)"
+    assert [t.text for t in stacked.iter(f"{SVG}text") if t.text.endswith("kept")] == [
+        "6.13% kept",
+        "100.00% kept",
+    ]
+
+
+def test_a_build_without_drops_says_so(built):
+    assert "No document was dropped by a quality step or deduplication." in render_report(built)
 
 
 def test_length_table_has_exact_percentiles_of_every_document(built):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ class ExecutorChoice:
     tasks: int
     workers: int
     config: ExecutorConfig
+    work: Path | None = None  # the build's work folder: where submitted Slurm jobs are recorded
 
 
 def choose_executor(
@@ -42,43 +42,11 @@ def choose_executor(
 
 
 def quiet_datatrove_console() -> None:
-    """Keep datatrove's per-task INFO chatter in its log files; only warnings reach the console.
+    """Keep datatrove's task logs in their files; the console shows what the build's verbosity allows
+    (see :mod:`mixer.build.logs`). For scripts that run pipelines outside ``mixer build``."""
+    from mixer.build.logs import route_task_logs, verbosity
 
-    datatrove's task logger prints every INFO line of every task to stderr, and resets the console
-    logger to INFO after each task; mixer prints its own progress instead. The task log files
-    (``work/.../datatrove/logs/``) keep the full DEBUG log. ``MIXER_VERBOSE=1`` restores the chatter.
-    """
-    import datatrove.executor.base as executor_base
-    from loguru import logger
-
-    level = "INFO" if os.environ.get("MIXER_VERBOSE") else "WARNING"
-
-    def console() -> None:
-        logger.remove()
-        logger.add(sys.stderr, level=level, format="{level}: {message}", colorize=False)
-
-    console()
-    if getattr(executor_base.add_task_logger, "_mixer_quiet", False):
-        return
-
-    def add_task_logger(logging_dir, rank, local_rank=0, node_rank=-1):
-        # datatrove's own version, less its INFO-level console sink
-        logger.remove()
-        logfile = logging_dir.open(f"logs/task_{rank:05d}.log", "w")
-        logger.add(logfile, level="DEBUG", colorize=False)
-        logger.info(f"Launching pipeline for {rank=}")
-        console_level = level if local_rank == 0 else "ERROR"
-        logger.add(sys.stderr, level=console_level, format="{level}: {message}", colorize=False)
-        return logfile
-
-    def close_task_logger(logfile):
-        logger.complete()
-        console()
-        logfile.close()
-
-    add_task_logger._mixer_quiet = True  # type: ignore[attr-defined]
-    executor_base.add_task_logger = add_task_logger
-    executor_base.close_task_logger = close_task_logger
+    route_task_logs(verbosity())
 
 
 def _start_workers_deaf_to_ctrl_c() -> None:
@@ -90,16 +58,23 @@ def _start_workers_deaf_to_ctrl_c() -> None:
     survives exec, so Python in the fork server installs no KeyboardInterrupt handler and every worker it
     forks inherits "ignore" from its first instant (see :func:`_workers_pass_ctrl_c_to_programs` for the
     programs a worker runs). Does nothing when the fork server is already running or off the main thread.
+
+    multiprocess's resource tracker is started first, deaf to SIGHUP as well (it ignores SIGINT and SIGTERM
+    itself): a hangup reaches the whole process group, and the build, stopping, still needs it to release
+    the pool's semaphores (a tracker that died is relaunched with warnings and tracebacks).
     """
-    from multiprocess import forkserver
+    from multiprocess import forkserver, resource_tracker
 
     if threading.current_thread() is not threading.main_thread():
         return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    previous = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGHUP)}
     try:
+        resource_tracker.ensure_running()
+        signal.signal(signal.SIGHUP, previous.pop(signal.SIGHUP))
         forkserver.ensure_running()
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 def _do_nothing(signum: int, frame: object) -> None:
@@ -123,19 +98,22 @@ def run_pipeline(
     ``skip_completed``: datatrove skips tasks it finished before (for pipelines whose unit of resume is the
     task; the tokenize pipeline resumes per input file, finer than that, and leaves it off).
     """
-    quiet_datatrove_console()
+    from mixer.build.logs import route_task_logs, verbosity
+
+    route_task_logs(verbosity())
     if choice.type == "local":
-        from datatrove.executor import LocalPipelineExecutor
+        from mixer.build.local import LocalExecutor
 
         if choice.workers > 1:  # a pool of worker processes; with one worker the tasks run in this process
             _start_workers_deaf_to_ctrl_c()
             pipeline = [_workers_pass_ctrl_c_to_programs, *pipeline]
-        executor = LocalPipelineExecutor(
+        executor = LocalExecutor(
             pipeline,
             tasks=choice.tasks,
             workers=choice.workers,
             logging_dir=str(logging_dir),
             skip_completed=skip_completed,
+            verbosity=verbosity(),
         )
         executor.run()
         return True
@@ -160,24 +138,21 @@ def run_pipeline(
         )
         executor.run()
         return True
-    from datatrove.executor import SlurmPipelineExecutor
+    from mixer.build.slurm import slurm_executor, submit
 
     slurm = choice.config.slurm
-    assert slurm is not None  # choose_executor checked it
-    executor = SlurmPipelineExecutor(
+    if slurm is None:  # choose_executor refuses this; a choice made by hand may not have
+        raise PlanError(
+            "--executor slurm needs an executor.slurm block in the recipe (at least its partition)"
+        )
+    executor = slurm_executor(
         pipeline,
+        slurm,
         tasks=choice.tasks,
         workers=choice.workers,
-        time=slurm.time,
-        partition=slurm.partition,
-        cpus_per_task=slurm.cpus_per_task,
-        mem_per_cpu_gb=slurm.mem_per_cpu_gb,
-        qos=slurm.qos or "normal",
-        sbatch_args=dict(slurm.sbatch_args),
-        env_command=slurm.env_command,
         job_name=job_name,
         logging_dir=str(logging_dir),
         skip_completed=skip_completed,
     )
-    executor.run()
+    submit(executor, choice.work)
     return False

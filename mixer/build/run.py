@@ -8,10 +8,10 @@ committed part covers are not read again, and a source whose shards are complete
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +28,8 @@ from mixer.build.plan import (
     SourcePlan,
     check_output_owner,
     default_output,
-    human_bytes,
+    files_text,
+    inputs_size,
 )
 from mixer.errors import BuildIncomplete, JobsSubmitted, PlanError
 from mixer.recipe import RecipeBase
@@ -40,18 +41,32 @@ class BuildOptions:
     tasks: int | None = None
     workers: int | None = None
     echo: Echo = print
+    data_root: str | None = None  # megatron.args names the shards under this folder (default: the output)
+    verbosity: str = "normal"  # quiet | normal | verbose: what reaches the console (mixer.build.logs)
 
 
 def run_build(plan: BuildPlan, options: BuildOptions | None = None) -> dict[str, Any]:
     """Carry out the plan; return the manifest written to ``<output>/manifest.json``.
 
-    Holds the output folder's lock throughout: a second build of the same folder is refused.
+    Holds the output folder's lock throughout: a second build of the same folder is refused. SIGTERM and
+    SIGHUP stop it as Ctrl-C does (:mod:`mixer.build.signals`); libraries' logs go to ``work/``.
     """
     from mixer.build.lock import output_lock
+    from mixer.build.logs import Verbosity, build_logging
+    from mixer.build.plan import output_folder_error
+    from mixer.build.signals import signals_end_like_ctrl_c
 
-    plan.output.mkdir(parents=True, exist_ok=True)
-    with output_lock(plan.output):
-        return _run_build(plan, options or BuildOptions())
+    try:
+        plan.output.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        error = output_folder_error(plan.output, e)
+        if error is None:
+            raise
+        raise error from None
+    options = options or BuildOptions()
+    with signals_end_like_ctrl_c(), output_lock(plan.output):
+        with build_logging(plan.output / "work", Verbosity(options.verbosity)):
+            return _run_build(plan, options)
 
 
 def _run_build(plan: BuildPlan, options: BuildOptions) -> dict[str, Any]:
@@ -68,15 +83,26 @@ def _run_build(plan: BuildPlan, options: BuildOptions) -> dict[str, Any]:
     (output / MANIFEST).unlink(missing_ok=True)
     for w in plan.warnings:
         echo(f"warning: {w}")
+    for note in plan.notes:
+        echo(f"note: {note}")
+    if (options.executor or recipe.executor.type) == "slurm":
+        from mixer.build.slurm import refuse_while_queued
+
+        refuse_while_queued(output / "work", f"mixer build {plan.recipe_path}")
+    from mixer.build.status import PLAN_FILE, plan_record
+
+    record = plan_record(plan.sources)  # what `mixer status` reads
+    write_json_atomic(output / "work" / PLAN_FILE, record, sort_keys=False)
 
     info = prepare_tokenizer(plan, echo)
     dtype = dtype_for_vocab(info.vocab_size)
     choice = choose_executor(
         recipe.executor, type=options.executor, tasks=options.tasks, workers=options.workers
     )
+    choice = dataclasses.replace(choice, work=output / "work")  # where submitted Slurm jobs are recorded
     echo(
         f"tokenizer: {info.vocab_size} ids, EOS {info.eos_token!r} = {info.eos_id}, backend {info.backend}; "
-        f"shards in {dtype.name}; executor {choice.type} ({choice.tasks} tasks, {choice.workers} workers)"
+        f"shards in {dtype.name}; executor {choice.type} ({_tasks_text(plan, choice.tasks)}, {choice.workers} workers)"
     )
 
     for folder in (output / "sources", output / "work" / "sources", output / "validation"):
@@ -100,21 +126,37 @@ def _run_build(plan: BuildPlan, options: BuildOptions) -> dict[str, Any]:
         )
     from mixer.mixing.mix import mix, text_bytes_counter
 
-    mixed = mix(output, recipe, dtype.name, echo, text_bytes_counter(Path(info.path), info.eos_id))
+    counter = text_bytes_counter(Path(info.path), info.eos_id)
+    mixed = mix(output, recipe, dtype.name, echo, counter, data_root=options.data_root)
     manifest = make_manifest(plan, info, dtype.name, results, mixed)
     write_json_atomic(output / MANIFEST, manifest, sort_keys=False)  # keeps source and phase order
     return manifest
 
 
 def run_mix(
-    recipe: RecipeBase, recipe_path: str, output: Path | None = None, echo: Echo = print
+    recipe: RecipeBase,
+    recipe_path: str,
+    output: Path | None = None,
+    echo: Echo = print,
+    data_root: str | None = None,
+    verbosity: str = "normal",
 ) -> dict[str, Any]:
-    """Recompute validation sets and phase blends over a finished build's shards (no tokenizing)."""
+    """Recompute validation sets and phase blends over a finished build's shards (no tokenizing).
+
+    ``data_root``: the folder ``megatron.args`` names the shards under (see :func:`mixer.mixing.mix.mix`).
+    ``verbosity``: what reaches the console besides ``echo`` (:mod:`mixer.build.logs`).
+    """
     from mixer.atomic import write_json_atomic
     from mixer.mixing.mix import mix, text_bytes_counter
 
     output = Path(output) if output is not None else default_output(recipe)
     check_output_owner(output, recipe.name)
+    from mixer.build.plan import unused_sources, weight_notes
+
+    for w in unused_sources(recipe):
+        echo(f"warning: {w}")
+    for note in weight_notes(recipe):
+        echo(f"note: {note}")
     manifest_path = output / MANIFEST
     if not manifest_path.is_file():
         raise PlanError(
@@ -134,18 +176,27 @@ def run_mix(
             f"{what} changed since {output} was built; run `mixer build {recipe_path}` instead of mix"
         )
     from mixer.build.lock import output_lock
+    from mixer.build.logs import Verbosity, build_logging
+    from mixer.build.signals import signals_end_like_ctrl_c
 
-    with output_lock(output):
+    with signals_end_like_ctrl_c(), output_lock(output), build_logging(output / "work", Verbosity(verbosity)):
         # the blends are rewritten one by one: until the new manifest is written this is no finished build
         # (a mix that is cut short leaves no manifest; the build then finds its shards current and blends)
         manifest_path.unlink()
         counter = text_bytes_counter(output / manifest["tokenizer"]["path"], manifest["eos_id"])
-        mixed = mix(output, recipe, manifest["dtype"], echo, counter)
+        mixed = mix(output, recipe, manifest["dtype"], echo, counter, data_root=data_root)
         manifest["recipe"].update(hash=recipe.content_hash(), resolved=recipe.model_dump(mode="json"))
         manifest["validation"] = mixed["validation"]
         manifest["phases"] = _phase_summaries(mixed["phases"])
         write_json_atomic(manifest_path, manifest, sort_keys=False)
     return manifest
+
+
+def _tasks_text(plan: BuildPlan, tasks: int) -> str:
+    """The tasks a source runs in: fewer than asked for a source with fewer files (one task per file)."""
+    if all(len(sp.inputs.files) >= tasks for sp in plan.sources):
+        return f"{tasks} tasks"
+    return f"up to {tasks} tasks per source"
 
 
 def _phase_summaries(blends: dict[str, dict]) -> dict[str, Any]:
@@ -177,10 +228,15 @@ def _phase_summaries(blends: dict[str, dict]) -> dict[str, Any]:
 def input_states(sp: SourcePlan) -> list[list[Any]]:
     """Each input's path, size and modification time: an edited or replaced input is built again.
 
-    (A remote input, or one that cannot be stat'ed, counts by its path alone.)
+    (A remote input counts by its URL and the size its listing gave; one that cannot be stat'ed, by its path.)
     """
+    from mixer.sources.locations import is_url
+
     states: list[list[Any]] = []
     for f in sp.inputs.files:
+        if is_url(f.path):
+            states.append([f.path, f.bytes])
+            continue
         try:
             st = os.stat(f.path)
         except OSError:
@@ -249,11 +305,14 @@ def dedup_key(plan: BuildPlan) -> str:
     """What decides the deduplication: every source's block and inputs, the dedup settings, the seed."""
     import hashlib
 
+    from mixer.build.stages.dedup import RULES as DEDUP_RULES
+
     data = {
         "dedup": plan.recipe.dedup.model_dump(mode="json") if plan.recipe.dedup else None,
         "sources": {sp.name: [sp.config.model_dump(mode="json"), input_states(sp)] for sp in plan.sources},
         "seed": plan.recipe.seed,
         "format": FORMAT,
+        "rules": DEDUP_RULES,
     }
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -261,6 +320,7 @@ def dedup_key(plan: BuildPlan) -> str:
 def run_dedup(plan: BuildPlan, choice: Any, echo: Echo) -> DedupResult:
     """Signatures of every source, candidate pairs, clusters (see :mod:`mixer.build.stages.dedup`); resumable."""
     from mixer.build.engine import run_pipeline
+    from mixer.build.progress import signatures_progress
     from mixer.build.stages.dedup import DedupSignature, FileIds, candidate_pairs_step, cluster
     from mixer.build.stages.quality import QualityStage
 
@@ -294,15 +354,18 @@ def run_dedup(plan: BuildPlan, choice: Any, echo: Echo) -> DedupResult:
             [QualityStage(sp.config.steps(), reader.ledger, record=decisions)] if sp.config.filters else []
         )
         tasks = len(sp.inputs.files)  # one task per input file: its signatures are named by its global id
-        one_per_file = type(choice)(choice.type, tasks, min(choice.workers, tasks), choice.config)
+        one_per_file = dataclasses.replace(choice, tasks=tasks, workers=min(choice.workers, tasks))
         echo(f"dedup: signatures of {sp.name} ({tasks} files)")
-        finished = run_pipeline(
-            [reader, *steps, DedupSignature(str(folder), offset, cfg)],
-            one_per_file,
-            folder / "logs" / sp.name,
-            f"mixer-dedup-{sp.name}",
-            skip_completed=True,
-        )
+        sizes = [f.bytes for f in sp.inputs.files]
+        logs = folder / "logs" / sp.name
+        with signatures_progress(sp.name, sizes, logs, echo, show=choice.type != "slurm"):
+            finished = run_pipeline(
+                [reader, *steps, DedupSignature(str(folder), offset, cfg)],
+                one_per_file,
+                logs,
+                f"mixer-dedup-{sp.name}",
+                skip_completed=True,
+            )
         if not finished:
             pending.append(sp.name)
     if pending:
@@ -312,7 +375,7 @@ def run_dedup(plan: BuildPlan, choice: Any, echo: Echo) -> DedupResult:
         )
     if cfg.near is not None:
         shutil.rmtree(folder / "pairs", ignore_errors=True)
-        bands = type(choice)(choice.type, cfg.near.bands, min(choice.workers, cfg.near.bands), choice.config)
+        bands = dataclasses.replace(choice, tasks=cfg.near.bands, workers=min(choice.workers, cfg.near.bands))
         if not run_pipeline(
             [candidate_pairs_step(folder, cfg)], bands, folder / "logs" / "pairs", "mixer-dedup-pairs"
         ):
@@ -345,6 +408,7 @@ def build_source(
     """Tokenize one source (resuming) and assemble its shards; None when its jobs were only submitted."""
     from mixer.build.assemble import assemble_source, read_assembled
     from mixer.build.engine import run_pipeline
+    from mixer.build.progress import human_rate, tokenize_progress
     from mixer.build.stages.tokenize import ShardPartWriter, committed_parts
     from mixer.shards.tokenizer import Encoder
 
@@ -366,9 +430,13 @@ def build_source(
     done = {f["index"] for p in committed_parts(work / "parts") for f in p["files"]}
     if len(done) < n_files:
         resumed = f", resuming ({len(done)} of {n_files} files already done)" if done else ""
-        echo(f"{sp.name}: tokenizing {n_files} files, {human_bytes(sp.inputs.total_bytes)}{resumed}")
         reader = sp.config.reader(sp.name, sp.inputs.files)
         reader.todo = [i for i in range(n_files) if i not in done]
+        tasks = max(min(choice.tasks, len(reader.todo)), 1)  # a task without files would only cost a start
+        echo(
+            f"{sp.name}: tokenizing {files_text(n_files, sp.config)}, {inputs_size(sp.inputs)}, in "
+            f"{tasks} task{'s' if tasks > 1 else ''}{resumed}"
+        )
         reader.max_document_chars = plan.recipe.build.max_document_chars
         if seed is not None:
             reader.seed = seed
@@ -390,10 +458,10 @@ def build_source(
             batch_bytes=plan.recipe.build.batch_bytes,
         )
         shutil.rmtree(work / "progress", ignore_errors=True)
-        tasks = max(min(choice.tasks, len(reader.todo)), 1)  # a task without files would only cost a start
-        run_choice = type(choice)(choice.type, tasks, min(choice.workers, tasks), choice.config)
+        run_choice = dataclasses.replace(choice, tasks=tasks, workers=min(choice.workers, tasks))
         started = time.monotonic()
-        with _Progress(sp.name, work / "progress", len(reader.todo), echo):
+        sizes = [sp.inputs.files[i].bytes for i in reader.todo]
+        with tokenize_progress(sp.name, sizes, work / "progress", echo, show=choice.type != "slurm"):
             finished = run_pipeline(
                 [reader, *steps, writer], run_choice, work / "datatrove", f"mixer-{sp.name}"
             )
@@ -409,7 +477,7 @@ def build_source(
         progress = _read_progress(work / "progress")
         rate = progress["tokens"] / elapsed if elapsed > 0 else 0
         echo(
-            f"{sp.name}: tokenized {progress['tokens']:,} tokens in {elapsed:.1f}s ({rate / 1e6:.2f}M tokens/s)"
+            f"{sp.name}: tokenized {progress['tokens']:,} tokens in {elapsed:.1f}s ({human_rate(rate)} tokens/s)"
         )
     # rejected documents first: assembled.json, written last by assemble_source, marks the source complete
     publish_rejected(work / "rejected" if keep_rejected else None, plan.output / "rejected" / sp.name)
@@ -444,36 +512,6 @@ def _read_progress(folder: Path) -> dict[str, int]:
     return total
 
 
-class _Progress:
-    """Prints a progress line every few seconds while a source's tasks run (from their progress files)."""
-
-    INTERVAL_S = 10.0
-
-    def __init__(self, name: str, folder: Path, total_files: int, echo: Echo):
-        self.name, self.folder, self.total_files, self.echo = name, folder, total_files, echo
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-
-    def __enter__(self) -> _Progress:
-        self._started = time.monotonic()
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.INTERVAL_S):
-            p = _read_progress(self.folder)
-            elapsed = time.monotonic() - self._started
-            self.echo(
-                f"  {self.name}: {p['files']:,} of {self.total_files:,} files committed, "
-                f"{p['documents']:,} documents, {p['tokens']:,} tokens, "
-                f"{p['tokens'] / max(elapsed, 1e-9) / 1e6:.2f}M tokens/s"
-            )
-
-
 def make_manifest(
     plan: BuildPlan, info: Any, dtype: str, results: dict[str, dict], mixed: dict[str, Any]
 ) -> dict[str, Any]:
@@ -485,7 +523,8 @@ def make_manifest(
             "type": sp.config.type,
             "fingerprint": r["fingerprint"],
             "files": len(sp.inputs.files),
-            "input_bytes": sp.inputs.total_bytes,
+            # null when no input's size is known (git repositories, remote files): not "0 B"
+            "input_bytes": sp.inputs.total_bytes if any(f.bytes >= 0 for f in sp.inputs.files) else None,
             "records": r["records"],
             "skipped": r["skipped"],
             "skip_examples": r["skip_examples"],

@@ -2,7 +2,9 @@
 
 Whatever the recipe names (a file, a Hub model, or a BPE to train), the build keeps a copy at
 ``<output>/tokenizer/tokenizer.json``: shards are only meaningful with the exact tokenizer that made them,
-and the trainer and ``mixer inspect`` read it from there.
+and the trainer and ``mixer inspect`` read it from there. Beside it, ``tokenizer_config.json`` names the
+EOS token, so that ``transformers.AutoTokenizer`` (and Megatron's ``HuggingFaceTokenizer``, its EOD) load
+the folder with the EOS the build appended.
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,10 +26,12 @@ if TYPE_CHECKING:
     from mixer.shards.tokenizer import TokenizerInfo
 
 PROBE_BYTES = 500_000  # sample text on which the fast backend must match HF tokenizers exactly
+HF_CONFIG = "tokenizer_config.json"  # beside tokenizer.json: what transformers and Megatron read the EOS from
 
 
 def sample_texts(sources: list[tuple[str, SourceConfig, list[InputFile]]], max_bytes: int) -> Iterator[str]:
-    """A deterministic sample of document texts: an even byte budget per source, spread over its files."""
+    """A deterministic sample of document texts: an even budget of UTF-8 bytes per source, spread over its
+    files."""
     from mixer.readers.base import Skip
 
     per_source = max_bytes // max(len(sources), 1)
@@ -42,14 +47,40 @@ def sample_texts(sources: list[tuple[str, SourceConfig, list[InputFile]]], max_b
                 doc = reader.document(record, f.path, index, line)
                 if isinstance(doc, Skip):
                     continue
-                text = doc.text[: per_file - taken_file]  # one huge document cannot swamp the sample
+                room = per_file - taken_file
+                text = doc.text[:room]  # one huge document cannot swamp the sample (a character is >= 1 byte)
+                data = text.encode("utf-8", "surrogatepass")
+                if len(data) > room:  # cut at the budget, never inside a character
+                    text = data[:room].decode("utf-8", "ignore")
+                    data = text.encode("utf-8", "surrogatepass")
                 yield text
-                taken_file += len(text)
+                taken_file += len(data)
                 if taken_file >= per_file:
                     break
             taken_source += taken_file
             if taken_source >= per_source:
                 break
+
+
+@dataclass
+class SampleDigest:
+    """What a tokenizer's training sample holds: its sha256 (the cache key), documents and bytes."""
+
+    sha256: str
+    documents: int
+    bytes: int
+
+
+def digest_sample(texts: Iterable[str]) -> SampleDigest:
+    h = hashlib.sha256()
+    documents = size = 0
+    for text in texts:
+        data = text.encode("utf-8", "surrogatepass")
+        h.update(len(data).to_bytes(8, "little"))  # lengths too: ["ab", "c"] is not ["a", "bc"]
+        h.update(data)
+        documents += 1
+        size += len(data)
+    return SampleDigest(h.hexdigest(), documents, size)
 
 
 def train_on_sources(
@@ -68,12 +99,15 @@ def train_on_sources(
 
 
 def prepare_tokenizer(plan: BuildPlan, echo: Echo) -> TokenizerInfo:
-    from mixer.shards.tokenizer import TokenizerError
+    from mixer.atomic import write_json_atomic
+    from mixer.shards.tokenizer import TokenizerError, hf_tokenizer_config
 
     cfg = plan.recipe.tokenizer
     folder = plan.output / "tokenizer"
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / "tokenizer.json"
+    # written below for transformers and Megatron; a previous build's copy must not sway EOS detection
+    (folder / HF_CONFIG).unlink(missing_ok=True)
     sources = [(sp.name, sp.config, sp.inputs.files) for sp in plan.sources]
     try:
         if cfg.path is not None:
@@ -85,23 +119,46 @@ def prepare_tokenizer(plan: BuildPlan, echo: Echo) -> TokenizerInfo:
         else:
             train = cfg.train
             assert train is not None  # the recipe model guarantees one of the three
+            # The key is what training reads: the settings and the sample's texts, whatever the paths, so a
+            # new text_key or an input rewritten in place trains again, and a moved corpus does not.
+            sample = digest_sample(sample_texts(sources, train.sample_bytes))
             settings = train.model_dump(mode="json")
-            settings["sources"] = {name: [f.path for f in files] for name, _, files in sources}
-            key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
+            key = hashlib.sha256(json.dumps([settings, sample.sha256]).encode()).hexdigest()
             stamp = folder / "train.json"
             if not (target.is_file() and stamp.is_file() and json.loads(stamp.read_text()).get("key") == key):
+                if sample.bytes == 0:
+                    echo(
+                        "warning: tokenizer.train: the sources gave no text to train on (see the skip reasons "
+                        "in the summary); the tokenizer has its byte tokens only"
+                    )
                 echo(
-                    f"tokenizer: training a {train.vocab_size}-id byte-level BPE on {train.sample_bytes:,} bytes"
+                    f"tokenizer: training a {train.vocab_size}-id byte-level BPE on {sample.bytes:,} bytes of "
+                    f"text from {sample.documents:,} documents (tokenizer.train.sample_bytes: "
+                    f"{train.sample_bytes:,})"
                 )
                 train_on_sources(sources, train, target)
-                from mixer.atomic import write_json_atomic
-
-                write_json_atomic(stamp, {"key": key, "settings": settings})
+                write_json_atomic(
+                    stamp,
+                    {
+                        "key": key,
+                        "settings": settings,
+                        "sample": {
+                            "sha256": sample.sha256,
+                            "documents": sample.documents,
+                            "bytes": sample.bytes,
+                        },
+                    },
+                )
         probes = list(sample_texts(sources, PROBE_BYTES)) if cfg.backend != "hf" else []
         eos = cfg.eos or (cfg.train.special_tokens[0] if cfg.train is not None else None)
-        return _checked_backend(target, eos, cfg.backend, probes, folder / "backend.json")
+        info = _checked_backend(target, eos, cfg.backend, probes, folder / "backend.json")
     except TokenizerError as e:
-        raise MixerError(f"tokenizer: {e}") from None
+        message = str(e)
+        if cfg.path is not None:  # name the file the recipe gave, not the build's copy of it
+            message = message.replace(str(target.resolve()), cfg.path)
+        raise MixerError(f"tokenizer: {message}") from None
+    write_json_atomic(folder / HF_CONFIG, hf_tokenizer_config(info.eos_token))
+    return info
 
 
 def _checked_backend(

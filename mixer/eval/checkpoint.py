@@ -22,6 +22,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -89,7 +90,9 @@ THIRD_PARTY = ("lm-eval", "lm_eval", "transformers", "datasets", "accelerate", "
 def third_party_logs(log_file: Path):
     """The evaluation libraries' logs and progress bars go to ``log_file``; the console keeps mixer's own."""
     handler = logging.FileHandler(log_file)
-    saved = {name: (logging.getLogger(name).handlers[:], logging.getLogger(name).propagate) for name in THIRD_PARTY}
+    saved = {
+        name: (logging.getLogger(name).handlers[:], logging.getLogger(name).propagate) for name in THIRD_PARTY
+    }
     before = os.environ.get("TQDM_DISABLE")
     os.environ["TQDM_DISABLE"] = "1"
     for name in THIRD_PARTY:
@@ -143,6 +146,7 @@ def export(checkpoint: Path, echo=print) -> Path:
     if (out / "config.json").is_file() and (out / "model.safetensors").is_file():
         if (out / "model.safetensors").stat().st_mtime >= (checkpoint / "state.json").stat().st_mtime:
             return out
+    shutil.rmtree(out, ignore_errors=True)  # an export of an earlier checkpoint of this name
     config, state_dict, _ = load_weights(checkpoint)
     tokenizer = checkpoint.parent / "tokenizer"
     export_hf(config, state_dict, out, tokenizer_dir=tokenizer if tokenizer.is_dir() else None)

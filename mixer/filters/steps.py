@@ -113,10 +113,20 @@ def _parameters(cls: type) -> dict[str, Any]:
             if pname in RESERVED_PARAMETERS or pname in fields or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
                 continue
             default = ... if p.default is inspect.Parameter.empty else p.default
-            fields[pname] = (hints.get(pname, Any), default)
+            fields[pname] = (_any_length(hints.get(pname, Any)), default)
         if not passes_on:
             break
     return fields
+
+
+def _any_length(hint: Any) -> Any:
+    """``tuple[X]`` read as ``tuple[X, ...]``: datatrove annotates its tuples of thresholds so
+    (``top_n_grams: tuple[tuple[int, float]] = ((2, 0.2), (3, 0.18), (4, 0.16))``), which taken strictly
+    would accept one pair only."""
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) is tuple and len(args) == 1 and args[0] is not Ellipsis:
+        return tuple[args[0], ...]  # type: ignore[valid-type]
+    return hint
 
 
 def make_step(spec: StepSpec) -> Any:

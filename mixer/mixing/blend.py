@@ -14,6 +14,7 @@ Files in ``phases/<phase>/`` (all ``.npy``, memory-mappable):
 from __future__ import annotations
 
 import json
+import os
 import zlib
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,9 @@ from typing import Any
 import numpy as np
 
 from mixer.mixing.interleave import interleave
-from mixer.mixing.targets import PhaseTargets
+from mixer.mixing.targets import PhaseTargets, target_shares
+
+SAMPLE_INDEX_BYTES = 8 + 16  # per sample: blend_sample.npy (int64) and <source>.samples.npy (2 x int64)
 
 
 def source_stream(
@@ -74,7 +77,7 @@ def write_phase(
     """Write the phase's blend into ``folder`` (an empty temporary folder); return blend.json's content."""
     names = [t.name for t in targets.sources]
     summary_sources = {}
-    total_weight = sum(t.weight for t in targets.sources)
+    shares = dict(zip(names, target_shares([t.weight for t in targets.sources]), strict=True))
     for t in targets.sources:
         key = [seed, zlib.crc32(targets.phase.encode()), zlib.crc32(t.name.encode())]
         order, starts, epochs = source_stream(
@@ -84,7 +87,7 @@ def write_phase(
         np.save(folder / f"{t.name}.samples.npy", starts)
         summary_sources[t.name] = {
             "weight": t.weight,
-            "target_share": t.weight / total_weight,
+            "target_share": shares[t.name],
             "samples": t.samples,
             "tokens": t.samples * targets.seq_len,
             "realised_share": t.samples / targets.samples if targets.samples else 0.0,
@@ -111,16 +114,48 @@ def write_phase(
     return blend
 
 
-def megatron_args(output: Path, blend: dict[str, Any], shard_tokens: dict[str, list[tuple[str, int]]]) -> str:
+def index_bytes(samples: int, sources: int, documents_in_order: int = 0) -> int:
+    """Bytes of a phase's index files (headers aside): per sample its source (1 byte, 2 beyond 256
+    sources), its index within the source and its start (24 bytes); per document in the streams' orders,
+    4 bytes."""
+    return samples * (SAMPLE_INDEX_BYTES + (1 if sources <= 256 else 2)) + 4 * documents_in_order
+
+
+def phase_cost(targets: PhaseTargets, training_documents: dict[str, int]) -> dict[str, int]:
+    """What writing the phase's blend costs, before it is written: samples, shuffled epochs of the most
+    repeated source, and an upper bound of the index bytes (every started epoch counted whole)."""
+    epochs = {t.name: -(-t.tokens_needed // t.tokens_available) if t.samples else 0 for t in targets.sources}
+    documents = sum(epochs[n] * training_documents[n] for n in epochs)
+    return {
+        "samples": targets.samples,
+        "epochs": max(epochs.values(), default=0),
+        "documents_in_order": documents,
+        "index_bytes": index_bytes(targets.samples, len(targets.sources), documents),
+    }
+
+
+def megatron_args(
+    output: Path,
+    blend: dict[str, Any],
+    shard_tokens: dict[str, list[tuple[str, int]]],
+    data_root: str | None = None,
+) -> str:
     """A Megatron-LM ``--data-args-path`` file: ``weight prefix`` pairs reproducing the phase's shares.
 
-    A source's share is split over its shards by their token counts. Megatron builds its own samples
-    and its own validation split, so it does not see mixer's held-out documents as held out.
+    Each prefix is the shard's absolute path (through ``output``), or, with ``data_root``, its path inside
+    the build folder joined to ``data_root`` (``.`` gives paths relative to the build folder; a folder names
+    where a copied build lies). A source's share is split over its shards by their token counts. Megatron
+    builds its own samples and its own validation split, so it does not see mixer's held-out documents as
+    held out.
     """
     lines = []
     for name, s in blend["sources"].items():
         total = sum(t for _, t in shard_tokens[name])
         for prefix, tokens in shard_tokens[name]:
             if tokens and s["samples"]:
-                lines.append(f"{s['realised_share'] * tokens / total:.10f} {(output / prefix).resolve()}")
+                if data_root is None:
+                    path = str((output / prefix).resolve())
+                else:
+                    path = os.path.normpath(os.path.join(data_root, prefix))
+                lines.append(f"{s['realised_share'] * tokens / total:.10f} {path}")
     return "\n".join(lines) + "\n"

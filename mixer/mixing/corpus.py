@@ -25,6 +25,8 @@ class SourceCorpus:
             )
         summary = json.loads(marker.read_text())
         self.name = name
+        self.folder = folder
+        self.summary: dict = summary  # counts, skip and drop reasons (see mixer.build.assemble)
         self.fingerprint: str = summary["fingerprint"]
         self.shards = [IndexedDataset(folder / s["name"]) for s in summary["shards"]]
         counts = [len(s) for s in self.shards]

@@ -5,7 +5,8 @@ A phase of ``tokens`` training tokens at ``seq_len`` is ``N = ceil(tokens / seq_
 sample trains ``seq_len`` targets). Sources get whole samples by largest-remainder rounding of
 ``N * weight / sum(weights)``, so each realised share is within one sample of its target. A source
 whose stream would need more than ``max_repetition`` passes over its training tokens makes the phase
-infeasible; the error gives the numbers and the largest phase that would fit.
+infeasible; the error gives the numbers and the largest phase that would fit. A weighted source without
+any training tokens can supply nothing at any cap, and is an error of its own.
 """
 
 from __future__ import annotations
@@ -21,6 +22,18 @@ class InfeasibleMix(MixerError):
     """A phase needs more tokens from a source than its repetition cap allows."""
 
 
+def _exact(weights: list[float]) -> list[Fraction]:
+    # the decimal the user wrote, not its binary neighbour; exact sums cannot overflow (1e308 + 1e308)
+    return [Fraction(repr(float(w))) for w in weights]
+
+
+def target_shares(weights: list[float]) -> list[float]:
+    """Each weight's share of their sum, computed exactly (weights need not sum to 1)."""
+    exact = _exact(weights)
+    whole = sum(exact)
+    return [float(w / whole) for w in exact]
+
+
 def largest_remainder(total: int, weights: list[float]) -> list[int]:
     """Split ``total`` into integers proportional to ``weights`` (Hamilton's method, exact arithmetic).
 
@@ -28,9 +41,7 @@ def largest_remainder(total: int, weights: list[float]) -> list[int]:
     """
     if total < 0 or not weights or any(w <= 0 for w in weights):
         raise ValueError("largest_remainder needs total >= 0 and positive weights")
-    exact = [
-        Fraction(repr(float(w))) for w in weights
-    ]  # the decimal the user wrote, not its binary neighbour
+    exact = _exact(weights)
     whole = sum(exact)
     quotas = [total * w / whole for w in exact]
     counts = [math.floor(q) for q in quotas]
@@ -77,6 +88,12 @@ def phase_targets(
         SourceTarget(n, weights[n], c, c * seq_len + 1 if c else 0, available[n])
         for n, c in zip(names, counts, strict=True)
     ]
+    for t in targets:
+        if t.tokens_available == 0:  # no cap, however large, makes something of nothing
+            raise InfeasibleMix(
+                f"phase '{phase}': source '{t.name}' has no training tokens, so it cannot supply its weight "
+                f"({t.weight:g}); give it documents or remove it from phases.{phase}.weights"
+            )
     over = [t for t in targets if t.samples and t.tokens_needed > t.tokens_available * max_repetition]
     if over:
         worst = max(over, key=lambda t: t.repetition)

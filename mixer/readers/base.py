@@ -11,14 +11,25 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, BinaryIO
 
 from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.readers.base import BaseReader
 
+from mixer.readers.inputs import open_input
 from mixer.sources.base import InputFile, describe_record_keys
 
 SKIP_EXAMPLES = 20
+# A record's bytes per character of its text at most, escapes included: JSON writes a character outside
+# ASCII as "\uXXXX" (Python's json.dumps does by default). A line longer than this many bytes per character
+# of ``build.max_document_chars`` (plus room for the other fields) cannot hold an acceptable document, so it
+# is skipped while it is read, before any of it is parsed or held whole.
+LINE_BYTES_PER_CHAR = 6
+LINE_BYTES_SLACK = 1 << 20
+# Text samples (the tokenizer's training sample, backend probes) take a small share of any one document and
+# leave out a line longer than this: sampling never holds more of one line than this, whatever the bound
+# of the build (a document on such a line is still built, when build.max_document_chars allows it).
+SAMPLE_LINE_BYTES = 64 << 20
 # skips that stand for a whole file (or its unreadable rest), not for one record
 FILE_LEVEL_SKIPS = frozenset(
     {
@@ -86,9 +97,15 @@ class FileLedger:
     def __init__(self) -> None:
         self.finished: list[FileReport] = []  # read completely in this run, in order
         self.current: FileReport | None = None  # the file being read: quality steps count their drops here
+        # the build's progress: files read completely, their input bytes, bytes taken from the current one
+        self.files_read = self.bytes_done = self.position = 0
 
     def reset(self) -> None:
         self.finished = []
+        self.files_read = self.bytes_done = self.position = 0
+
+    def advance(self, n: int) -> None:
+        self.position += n
 
     def take_finished(self) -> list[FileReport]:
         out, self.finished = self.finished, []
@@ -105,6 +122,7 @@ class MixerReader(BaseReader):
         super().__init__(text_key=text_key, id_key=id_key)
         self.source = source
         self.files = [f.path for f in files]
+        self.sizes = [f.bytes for f in files]  # -1: unknown
         # Indices still to read, fixed by the build before any task starts (every task must see the same
         # list, or the rank::world_size partition would shift under tasks that start late).
         self.todo: list[int] = list(range(len(files)))
@@ -114,11 +132,25 @@ class MixerReader(BaseReader):
         """Yield ``(line or row number, record)``; a :class:`Skip` in place of a record counts a skip."""
         raise NotImplementedError
 
+    def open_input(self, path: str) -> BinaryIO:
+        """``path`` (local or a URL) opened and decompressed by its name, its bytes counted as progress."""
+        return open_input(path, self.ledger.advance)
+
+    def max_line_bytes(self) -> int:
+        """The longest line that can hold a document of ``max_document_chars`` characters (at most
+        :data:`SAMPLE_LINE_BYTES` on a reader that samples)."""
+        limit = LINE_BYTES_PER_CHAR * self.max_document_chars + LINE_BYTES_SLACK
+        return min(limit, SAMPLE_LINE_BYTES) if self.sampling else limit
+
+    sampling = False  # set by sample_records: this reader only samples text
+
     def sample_records(self, path: str) -> Iterator[tuple[int, Any]]:
-        """Records for sampling text (tokenizer training, backend probes); by default :meth:`records`.
+        """Records for sampling text (tokenizer training, backend probes); by default :meth:`records`, with
+        lines bounded by :data:`SAMPLE_LINE_BYTES`.
 
         A kind whose records are expensive to produce (verified by running code) skips that work here.
         """
+        self.sampling = True
         return self.records(path)
 
     def document(self, record: Any, path: str, index: int, line: int) -> Document | Skip:
@@ -149,6 +181,7 @@ class MixerReader(BaseReader):
             path = self.files[index]
             report = FileReport(index=index, path=path)
             ledger.current = report
+            ledger.position = 0
             self.stat_update("input_files")
             for line, record in self.records(path):
                 if not isinstance(record, Skip) or record.reason not in FILE_LEVEL_SKIPS:
@@ -167,6 +200,9 @@ class MixerReader(BaseReader):
                 self.stat_update("documents")
                 yield record
             ledger.finished.append(report)
+            ledger.files_read += 1
+            ledger.bytes_done += max(self.sizes[index], 0)
+            ledger.position = 0
 
 
 _MISSING = object()

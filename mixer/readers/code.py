@@ -154,6 +154,8 @@ class CodeRecordReader(_CodeReader):
 
     def records(self, path: str) -> Iterator[tuple[int, Any]]:
         reader = self._parquet if path.lower().endswith(".parquet") else self._jsonl
+        reader.max_document_chars, reader.sampling = self.max_document_chars, self.sampling  # line bound
+        reader.ledger = self.ledger  # bytes read count towards this reader's progress
         for line, record in reader.records(path):
             if isinstance(record, Skip) and record.reason == "missing_text_column":
                 record.detail = record.detail.replace("set text_key", "set content_key")

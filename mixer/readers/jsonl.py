@@ -1,9 +1,9 @@
-"""JSON Lines, plain or compressed (.gz, .zst), one document per line."""
+"""JSON Lines, plain or compressed (.gz, .zst, .bz2, .xz), local or remote, one document per line."""
 
 from __future__ import annotations
 
 import gzip
-import io
+import lzma
 import zlib
 from collections.abc import Iterator
 from typing import Any
@@ -11,60 +11,7 @@ from typing import Any
 import orjson
 
 from mixer.readers.base import MixerReader, Skip
-
-
-def open_binary(path: str):
-    """Open ``path`` for binary reading, decompressing by suffix."""
-    lower = path.lower()
-    if lower.endswith(".gz"):
-        return gzip.open(path, "rb")
-    if lower.endswith((".zst", ".zstd")):
-        return io.BufferedReader(_ZstdFile(path), 1 << 20)  # adds readline/iteration
-    return open(path, "rb")
-
-
-class _ZstdFile(io.RawIOBase):
-    """Zstandard frames, one after another, decompressed as read; a frame cut short raises EOFError.
-
-    zstandard's own ``stream_reader`` ends quietly at the end of the input even inside a frame, so a
-    truncated file would lose its tail without a word.
-    """
-
-    def __init__(self, path: str):
-        import zstandard
-
-        self._file = open(path, "rb")  # noqa: SIM115 - closed in close()
-        self._zstd = zstandard.ZstdDecompressor()
-        self._frame = self._zstd.decompressobj()
-        self._fed = False  # the current frame has received input
-        self._pending = b""
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:
-        while not self._pending:
-            chunk = self._file.read(1 << 20)
-            if not chunk:
-                if self._fed and not self._frame.eof:
-                    raise EOFError("the zstd stream ends inside a frame (truncated file)")
-                return 0
-            out = []
-            while chunk:
-                if self._frame.eof:  # the previous frame is complete: the rest starts the next one
-                    self._frame, self._fed = self._zstd.decompressobj(), False
-                out.append(self._frame.decompress(chunk))
-                self._fed = True
-                chunk = self._frame.unused_data if self._frame.eof else b""
-            self._pending = b"".join(out)
-        n = min(len(buffer), len(self._pending))
-        buffer[:n] = self._pending[:n]
-        self._pending = self._pending[n:]
-        return n
-
-    def close(self) -> None:
-        self._file.close()
-        super().close()
+from mixer.readers.inputs import bounded_lines
 
 
 class JsonlSourceReader(MixerReader):
@@ -72,9 +19,15 @@ class JsonlSourceReader(MixerReader):
 
     def records(self, path: str) -> Iterator[tuple[int, Any]]:
         line_no = 0
+        limit = self.max_line_bytes()
         try:
-            with open_binary(path) as stream:
-                for line_no, raw_line in enumerate(stream, start=1):
+            with self.open_input(path) as stream:
+                for line_no, raw_line in enumerate(bounded_lines(stream, limit), start=1):
+                    if isinstance(raw_line, int):  # never held whole, never parsed
+                        yield line_no, Skip("document_too_large", line_no, too_long_line(raw_line, limit))
+                        continue
+                    if line_no == 1 and raw_line.startswith(b"\xef\xbb\xbf"):
+                        raw_line = raw_line[3:]  # a UTF-8 byte order mark (Windows tools write one): not data
                     if not raw_line.strip():
                         continue
                     try:
@@ -86,7 +39,7 @@ class JsonlSourceReader(MixerReader):
                         yield line_no, orjson.loads(line)
                     except orjson.JSONDecodeError as e:
                         yield line_no, Skip("malformed_json", line_no, str(e).split(":")[0])
-        except (EOFError, zlib.error, gzip.BadGzipFile, OSError) as e:
+        except (EOFError, zlib.error, gzip.BadGzipFile, lzma.LZMAError, OSError) as e:
             reason = "unreadable_file" if line_no == 0 and not isinstance(e, EOFError) else "truncated_file"
             yield line_no, Skip(reason, line_no + 1, f"{type(e).__name__}: {e}")
         except Exception as e:  # zstandard.ZstdError is not an OSError
@@ -96,3 +49,10 @@ class JsonlSourceReader(MixerReader):
                 line_no,
                 Skip("truncated_file" if line_no else "unreadable_file", line_no + 1, f"ZstdError: {e}"),
             )
+
+
+def too_long_line(length: int, limit: int) -> str:
+    return (
+        f"a line of {length:,} bytes, skipped unparsed: over {limit:,} bytes, more than any document of "
+        "build.max_document_chars characters takes"
+    )

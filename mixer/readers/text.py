@@ -1,7 +1,9 @@
-"""A folder of text files (.txt, .md, .rst): each file is one document."""
+"""A folder of text files (.txt, .md, .rst), local or remote, plain or compressed: each file is one document."""
 
 from __future__ import annotations
 
+import lzma
+import zlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,10 +19,15 @@ class TextFolderReader(MixerReader):
 
     def records(self, path: str) -> Iterator[tuple[int, Any]]:
         try:
-            with open(path, "rb") as f:
-                data = f.read(self.max_file_bytes + 1)
-        except OSError as e:
-            yield 0, Skip("unreadable_file", 0, f"{type(e).__name__}: {e.strerror or e}")
+            with self.open_input(path) as f:
+                data = f.read(self.max_file_bytes + 1)  # never more: a compressed file cannot expand beyond
+        except (OSError, EOFError, zlib.error, lzma.LZMAError) as e:
+            yield 0, Skip("unreadable_file", 0, f"{type(e).__name__}: {getattr(e, 'strerror', None) or e}")
+            return
+        except Exception as e:  # zstandard.ZstdError is not an OSError
+            if type(e).__name__ != "ZstdError":
+                raise
+            yield 0, Skip("unreadable_file", 0, f"ZstdError: {e}")
             return
         if len(data) > self.max_file_bytes:
             yield 0, Skip("file_too_large", 0, f"over {self.max_file_bytes} bytes")

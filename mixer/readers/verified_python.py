@@ -121,6 +121,7 @@ class VerifiedPythonReader(JsonlSourceReader):
 
     def sample_records(self, path: str) -> Iterator[tuple[int, Any]]:
         """Problems as they are, unverified: a text sample for the tokenizer need not run anything."""
+        self.sampling = True  # lines bounded as every sample's are
         for line, record in super().records(path):
             yield line, record if isinstance(record, Skip) else self.problem(record, line)
 

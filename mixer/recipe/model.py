@@ -17,7 +17,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import Field, ValidationError, create_model, field_validator, model_validator
+from pydantic import (
+    Field,
+    ValidationError,
+    ValidationInfo,
+    create_model,
+    field_validator,
+    model_validator,
+)
 
 from mixer.errors import RecipeError
 from mixer.recipe.yamlload import KeyPath, YamlError, format_path, load_yaml
@@ -124,6 +131,8 @@ class BuildSettings(StrictModel):
     )
 
 
+MAX_INDEX_BYTES = 4_000_000_000  # the default bound of a phase's blend index (phases.<p>.max_index_bytes)
+
 MODEL_PRESETS = ("tiny", "125m", "470m", "2.8b")  # mixer.trainer.model.PRESETS (a test keeps them equal)
 
 
@@ -194,6 +203,41 @@ class TrainSettings(StrictModel):
     peak_tflops: float | None = Field(
         default=None, gt=0, description="The device's peak TFLOP/s for MFU (default: looked up by name)."
     )
+    # How the trainer runs a step: its speed and memory, never its result beyond float rounding
+    # (docs/training.md, "Speed settings").
+    prefetch: bool = Field(
+        default=True,
+        description="Read the next global batch on a background thread while the current one trains.",
+    )
+    loss_chunk_tokens: int = Field(
+        default=8192,
+        ge=0,
+        description="Compute the output head and the loss this many positions at a time, never holding the "
+        "full fp32 logits (0: full logits, then the loss).",
+    )
+    attention: Literal["auto", "cudnn", "flash", "efficient", "math"] = Field(
+        default="auto",
+        description="The scaled-dot-product-attention backend to try first (auto: torch's own order).",
+    )
+    compile_scope: Literal["blocks", "model"] = Field(
+        default="blocks",
+        description="With compile: compile one transformer block (reused by all), the final norm and the loss "
+        "chunk (blocks), or the whole forward as one graph (model).",
+    )
+    compile_mode: Literal["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"] = Field(
+        default="default", description="torch.compile's mode (the autotuning modes compile for much longer)."
+    )
+    save_checkpoints: bool = Field(
+        default=True,
+        description="Write step and final checkpoints (false: a throughput run that keeps no weights).",
+    )
+    profile_at: int | None = Field(
+        default=None,
+        gt=0,
+        description="Profile steps profile_at .. profile_at + profile_steps - 1 with torch.profiler into "
+        "<run>/profile/.",
+    )
+    profile_steps: int = Field(default=1, gt=0, description="How many steps to profile from profile_at.")
 
     @model_validator(mode="after")
     def _lr_order(self) -> TrainSettings:
@@ -220,13 +264,19 @@ class PhaseConfig(StrictModel):
         ge=1.0,
         description="How many times a source's tokens may be used in this phase (epochs).",
     )
+    max_index_bytes: int | None = Field(
+        default=MAX_INDEX_BYTES,
+        gt=0,
+        description="Refuse a phase whose blend index would be larger than this (bytes; null: no bound). "
+        "A phase costs about 25 bytes a sample plus 4 bytes per document per epoch of its sources.",
+    )
     train: TrainSettings = Field(
         default_factory=TrainSettings, description="Training settings for `mixer train --phase <this phase>`."
     )
 
-    @field_validator("tokens", mode="before")
+    @field_validator("tokens", "max_index_bytes", mode="before")
     @classmethod
-    def _whole_tokens(cls, value: Any) -> Any:
+    def _whole_tokens(cls, value: Any, info: ValidationInfo) -> Any:
         if isinstance(value, str):  # YAML reads 2.0e9 (no exponent sign) as a string; also allow 200B, 20M
             text = value.strip().replace("_", "")
             scale = {"K": 1e3, "M": 1e6, "B": 1e9, "T": 1e12}.get(text[-1:].upper(), 1)
@@ -234,11 +284,11 @@ class PhaseConfig(StrictModel):
                 value = float(text[:-1] if scale != 1 else text) * scale
             except ValueError:
                 raise ValueError(
-                    f"tokens must be a number such as 2000000, 2.0e9 or 200B, got '{value}'"
+                    f"{info.field_name} must be a number such as 2000000, 2.0e9 or 200B, got '{value}'"
                 ) from None
         if isinstance(value, float):
             if not value.is_integer():
-                raise ValueError(f"tokens must be a whole number, got {value}")
+                raise ValueError(f"{info.field_name} must be a whole number, got {value}")
             return int(value)
         return value
 
@@ -321,8 +371,8 @@ class RecipeBase(StrictModel):
                         f"dedup.priority: no source named '{name}'; sources: {', '.join(self.sources)}"  # type: ignore[attr-defined]
                     )
         for phase, cfg in self.phases.items():
-            if not re.match(NAME_PATTERN, phase):
-                raise ValueError(f"phases.{phase}: phase names must be letters, digits, '.', '_' or '-'")
+            if not re.fullmatch(NAME_PATTERN, phase):
+                raise ValueError(f"phases: phase name {phase!r} must be letters, digits, '.', '_' or '-'")
             for name in cfg.weights:
                 if name not in self.sources:  # type: ignore[attr-defined]
                     raise ValueError(
@@ -337,8 +387,8 @@ class RecipeBase(StrictModel):
         import re
 
         for name in sources:
-            if not re.match(NAME_PATTERN, name):
-                raise ValueError(f"source name '{name}' must be letters, digits, '.', '_' or '-'")
+            if not re.fullmatch(NAME_PATTERN, name):  # fullmatch: "$" alone lets a trailing newline in
+                raise ValueError(f"source name {name!r} must be letters, digits, '.', '_' or '-'")
         if not sources:
             raise ValueError("a recipe needs at least one source")
         return sources
@@ -346,7 +396,12 @@ class RecipeBase(StrictModel):
     def content_hash(self) -> str:
         """Hash of everything that decides the output bytes (not where or how fast it runs)."""
         data = self.model_dump(
-            mode="json", exclude={"executor": True, "description": True, "phases": {"__all__": {"train"}}}
+            mode="json",
+            exclude={
+                "executor": True,
+                "description": True,
+                "phases": {"__all__": {"train", "max_index_bytes"}},
+            },
         )
         return "sha256:" + hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 

@@ -26,6 +26,7 @@ BINS_PER_DECADE = 5
 # Tableau 10: distinct, colour-blind tolerable, readable on white.
 SOURCE_COLOURS = ["#4e79a7", "#f28e2b", "#59a14f", "#b07aa1", "#76b7b2", "#edc948", "#9c755f", "#bab0ac"]
 SKIP_COLOURS = ["#e15759", "#ff9da7", "#d37295", "#fabfd2", "#b6992d", "#f1ce63"]
+DROP_COLOURS = ["#8c564b", "#c49c94", "#7f7f7f", "#bcbd22", "#17becf", "#9467bd"]
 TRAINING_COLOUR, VALIDATION_COLOUR = "#4e79a7", "#a0cbe8"
 
 
@@ -100,6 +101,7 @@ def _header(folder: Path, manifest: dict[str, Any]) -> str:
         ("documents", f"{totals.get('documents', 0):,}"),
         ("tokens", f"{totals.get('tokens', 0):,}"),
         ("records skipped", f"{totals.get('skipped', 0):,}"),
+        ("documents dropped", f"{totals.get('dropped', 0):,}"),
         ("sources", str(len(manifest["sources"]))),
         ("phases", escape(", ".join(manifest.get("phases", {})) or "none")),
     ]
@@ -172,21 +174,28 @@ def _sources_section(manifest: dict[str, Any]) -> str:
     sources, validation = manifest["sources"], manifest.get("validation", {})
     reasons = sorted({r for s in sources.values() for r in s.get("skipped", {})})
     reason_colours = {r: SKIP_COLOURS[i % len(SKIP_COLOURS)] for i, r in enumerate(reasons)}
-    kept_rows, split_rows, skip_rows, stacks = [], [], [], []
+    steps = list(dict.fromkeys(step for s in sources.values() for step in s.get("dropped", {})))
+    step_colours = {step: DROP_COLOURS[i % len(DROP_COLOURS)] for i, step in enumerate(steps)}
+    kept_rows, split_rows, skip_rows, drop_rows, stacks = [], [], [], [], []
     for name, s in sources.items():
         skipped = s.get("skipped", {})
         n_skipped = sum(skipped.values())
-        seen = s["documents"] + n_skipped
+        dropped: dict[str, dict[str, int]] = s.get("dropped", {})
+        n_dropped = {step: sum(reasons.values()) for step, reasons in dropped.items()}
+        # every record read ends as a document, a skip (never a document) or a drop (by a quality step or dedup)
+        seen = s["documents"] + n_skipped + sum(n_dropped.values())
         v = validation.get(name, {"documents": 0, "tokens": 0})
+        input_bytes = s.get("input_bytes", 0)
         kept_rows.append(
             [
                 escape(name),
                 escape(str(s.get("type", "?"))),
                 f"{s.get('files', 0):,}",
-                _bytes(s.get("input_bytes", 0)),
+                _bytes(input_bytes) if input_bytes is not None else "unknown",
                 f"{s.get('records', 0):,}",
                 f"{s['documents']:,}",
                 f"{n_skipped:,}",
+                f"{sum(n_dropped.values()):,}",
                 f"{s['documents'] / seen:.2%}" if seen else "—",
                 f"{s['tokens']:,}",
                 f"{len(s.get('shards', [])):,}",
@@ -205,13 +214,19 @@ def _sources_section(manifest: dict[str, Any]) -> str:
             example = (s.get("skip_examples", {}).get(reason) or [""])[0]
             share = f"{n / seen:.2%}" if seen else "—"
             skip_rows.append([escape(name), escape(reason), f"{n:,}", share, escape(example)])
+        for step, reasons_of_step in dropped.items():
+            for reason, n in sorted(reasons_of_step.items(), key=lambda x: (-x[1], x[0])):
+                share = f"{n / seen:.2%}" if seen else "—"
+                drop_rows.append([escape(name), escape(step), escape(reason), f"{n:,}", share])
         segments = [
             ("training", s["documents"] - v["documents"], TRAINING_COLOUR),
             ("validation (held out)", v["documents"], VALIDATION_COLOUR),
         ] + [(f"skipped: {r}", skipped[r], reason_colours[r]) for r in sorted(skipped)]
+        segments += [(f"dropped: {step}", n_dropped[step], step_colours[step]) for step in dropped]
         stacks.append((name, segments))
     legend = [("training", TRAINING_COLOUR), ("validation (held out)", VALIDATION_COLOUR)]
     legend += [(f"skipped: {r}", reason_colours[r]) for r in reasons]
+    legend += [(f"dropped: {step}", step_colours[step]) for step in steps]
     kept = _table(
         [
             "source",
@@ -221,6 +236,7 @@ def _sources_section(manifest: dict[str, Any]) -> str:
             "records",
             "documents kept",
             "skipped",
+            "dropped",
             "kept",
             "tokens",
             "shards",
@@ -238,13 +254,20 @@ def _sources_section(manifest: dict[str, Any]) -> str:
         )
     else:
         skips = '<p class="note">No record was skipped.</p>'
+    if drop_rows:
+        drops = "<h3>Dropped documents by step and reason</h3>" + _table(
+            ["source", "step", "reason", "documents", "share of source"], drop_rows, text={0, 1, 2}
+        )
+    else:
+        drops = '<p class="note">No document was dropped by a quality step or deduplication.</p>'
     return (
         f"<section><h2>Sources</h2>"
         f'<div class="chart">{_stacked_chart(stacks, legend)}</div>'
         f"<h3>Documents and tokens kept</h3>{kept}"
         '<p class="note">Records are the input rows read; skipped records (with their reasons) never became '
-        "documents, so they have no token count. Kept documents are split into training and validation "
-        f"below.</p><h3>Training and validation</h3>{split}{skips}</section>"
+        "documents, so they have no token count; dropped documents were removed by a quality step or by "
+        "deduplication. Kept is the share of all three that was kept. Kept documents are split into "
+        f"training and validation below.</p><h3>Training and validation</h3>{split}{skips}{drops}</section>"
     )
 
 
@@ -415,7 +438,8 @@ def _share_chart(phase: str, bars: list[tuple[str, float, float, str]]) -> str:
 def _stacked_chart(
     stacks: list[tuple[str, list[tuple[str, int, str]]]], legend: list[tuple[str, str]]
 ) -> str:
-    """One bar per source, 100% wide: training, validation and each skip reason's share of its records."""
+    """One bar per source, 100% wide: training, validation, each skip reason's and each dropping step's
+    share of its records."""
     width, bar, gap = 960, 20, 10
     label_w = min(max([len(_clip(n)) for n, _ in stacks] + [6]) * CHAR_W + 16, 220)
     plot_x, plot_w = label_w, width - label_w - 110
@@ -438,11 +462,11 @@ def _stacked_chart(
             w = max(plot_w * n / total, 1.0)
             parts.append(_rect(x, y, w, bar, colour, f"{name}, {label}: {n:,} documents ({n / total:.2%})"))
             x += w
-        kept = sum(n for label, n, _ in segments if not label.startswith("skipped"))
+        kept = sum(n for label, n, _ in segments if not label.startswith(("skipped", "dropped")))
         parts.append(
             _text(plot_x + plot_w + 8, y + bar - 5, f"{kept / total:.2%} kept" if total else "empty")
         )
-    return _svg(width, height, "documents kept and skipped per source", parts)
+    return _svg(width, height, "documents kept, skipped and dropped per source", parts)
 
 
 def _histogram(

@@ -152,6 +152,24 @@ class Encoder:
         self._backend = None
 
 
+def hf_tokenizer_config(eos_token: str) -> dict[str, Any]:
+    """The ``tokenizer_config.json`` stored beside a build's ``tokenizer.json``.
+
+    Without it ``transformers`` (``AutoTokenizer``, ``PreTrainedTokenizerFast``) loads the folder with no
+    EOS token, and Megatron's ``HuggingFaceTokenizer`` has no EOD. Documents are joined by EOS alone (the
+    build prepends nothing), so EOS also stands for BOS, and the tokenizer adds no special tokens of its own.
+    """
+    return {
+        "tokenizer_class": "PreTrainedTokenizerFast",
+        "eos_token": eos_token,
+        "bos_token": eos_token,
+        "add_bos_token": False,
+        "add_eos_token": False,
+        # decode to exactly the encoded text: the clean-up would turn "a ." into "a."
+        "clean_up_tokenization_spaces": False,
+    }
+
+
 def train_bpe(
     texts: Iterable[str],
     *,

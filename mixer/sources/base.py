@@ -98,8 +98,10 @@ class GlobSource(SourceConfig):
 
     paths: list[str] = Field(
         min_length=1,
-        description="Files or glob patterns (`**` recurses), relative to the working directory. "
-        "Matches are taken in pattern order, sorted within each pattern; a file matched twice is read once.",
+        description="Files or glob patterns (`**` recurses), relative to the working directory, or URLs "
+        "(s3://, gs://, https://, hf://: any fsspec protocol). An existing file is taken as it is written, "
+        "even when its name holds glob characters. Matches are taken in pattern order, sorted within each "
+        "pattern; a file matched twice is read once.",
     )
 
     # file name suffixes this kind reads when a pattern names a directory
@@ -107,25 +109,31 @@ class GlobSource(SourceConfig):
 
     def resolve(self, name: str) -> ResolvedInputs:
         from mixer.errors import PlanError
+        from mixer.sources.locations import check_compression, expand_url, is_url
 
         seen: set[str] = set()
         files: list[InputFile] = []
         warnings: list[str] = []
         for i, pattern in enumerate(self.paths):
-            matches = expand_pattern(pattern, self.directory_suffixes, not_files := [])
-            warnings += [
-                f"sources.{name}.paths[{i}]: '{p}' is not a regular file (a broken link, a device or a socket); "
-                "skipped"
-                for p in not_files
-            ]
-            if not matches:
-                warnings.append(f"sources.{name}.paths[{i}]: '{pattern}' matched no files")
-            for path in matches:
-                real = os.path.realpath(path)
+            where = f"sources.{name}.paths[{i}]"
+            if is_url(pattern):
+                found = expand_url(pattern, self.directory_suffixes, where)
+            else:
+                matches = expand_pattern(pattern, self.directory_suffixes, not_files := [])
+                warnings += [
+                    f"{where}: '{p}' is not a regular file (a broken link, a device or a socket); skipped"
+                    for p in not_files
+                ]
+                found = [(path, os.path.getsize(path)) for path in matches]
+            if not found:
+                warnings.append(f"{where}: '{pattern}' matched no files")
+            for path, size in found:
+                check_compression(path, where)
+                real = path if is_url(path) else os.path.realpath(path)
                 if real in seen:
                     continue
                 seen.add(real)
-                files.append(InputFile(path=path, bytes=os.path.getsize(path)))
+                files.append(InputFile(path=path, bytes=size))
         if not files:
             raise PlanError(
                 f"source '{name}': none of its paths matched a file ({', '.join(map(repr, self.paths))}); "
@@ -140,10 +148,11 @@ def expand_pattern(
     """Sorted regular files matching ``pattern``; a directory stands for the files under it with the given
     suffixes. Matches that are neither (broken links, links in a loop, devices, sockets) are appended to
     ``not_files``. Folders are walked following links to folders, but each real folder once: ``glob``'s
-    ``**`` would walk 2**40 paths below two links to ``.``."""
+    ``**`` would walk 2**40 paths below two links to ``.``. A path that exists is taken literally, never as
+    a pattern: ``x[1].jsonl`` names that file, not ``x1.jsonl``."""
     pattern = os.path.expanduser(pattern)
     out: list[str] = []
-    for match in sorted(_recursive_matches(pattern) if "**" in pattern else glob.glob(pattern)):
+    for match in sorted(literal_or_matches(pattern)):
         if os.path.isdir(match):
             if not directory_suffixes:
                 continue
@@ -160,6 +169,14 @@ def expand_pattern(
         elif not_files is not None:
             not_files.append(match)
     return out
+
+
+def literal_or_matches(pattern: str) -> list[str]:
+    """``[pattern]`` when a file or folder of that name exists (glob characters and all), else the paths
+    the pattern matches (``**`` through :func:`_recursive_matches`)."""
+    if os.path.lexists(pattern):
+        return [pattern]
+    return _recursive_matches(pattern) if "**" in pattern else glob.glob(pattern)
 
 
 def _walk_once(top: str, hidden: bool = True) -> Iterator[tuple[str, list[str], list[str]]]:

@@ -34,7 +34,16 @@ from mixer.sources.languages import LANGUAGE_NAMES, canonical_language
 if TYPE_CHECKING:
     from datatrove.pipeline.base import PipelineStep
 
-RECORD_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".json.gz", ".ndjson", ".parquet")
+RECORD_SUFFIXES = (
+    ".jsonl",
+    ".jsonl.gz",
+    ".jsonl.zst",
+    ".jsonl.bz2",
+    ".jsonl.xz",
+    ".json.gz",
+    ".ndjson",
+    ".parquet",
+)
 # the probability of the header fields when `header_probability` is not set: StarCoder's 0.2 per field
 # (bigcode-dataset add_content_with_meta.py), StarCoder2's 0.5 for repository metadata
 DEFAULT_HEADER_PROBABILITY = {"file": 0.0, "starcoder": 0.2, "repository": 0.5}
@@ -55,7 +64,8 @@ class CodeSource(SourceConfig):
     )
     records: list[str] | None = Field(
         default=None,
-        description="JSON Lines (.jsonl, .gz, .zst) or Parquet files, or globs, or folders of them: one "
+        description="JSON Lines (.jsonl, .gz, .zst, .bz2, .xz) or Parquet files, or globs, or folders of "
+        "them, local or URLs (s3://, gs://, https://, hf://): one "
         "source file per record, The Stack-style. Give either repos or records.",
     )
     languages: list[str] | None = Field(
@@ -181,6 +191,7 @@ class CodeSource(SourceConfig):
 
     def resolve(self, name: str) -> ResolvedInputs:
         from mixer.errors import PlanError
+        from mixer.sources.locations import check_compression, expand_url, is_url
 
         key = "repos" if self.repos is not None else "records"
         patterns: list[str] = getattr(self, key)
@@ -188,23 +199,31 @@ class CodeSource(SourceConfig):
         files: list[InputFile] = []
         warnings: list[str] = []
         for i, pattern in enumerate(patterns):
+            where = f"sources.{name}.{key}[{i}]"
             if self.repos is not None:
-                matches = [
-                    m.rstrip(os.sep) or m
-                    for m in sorted(glob.glob(os.path.expanduser(pattern), recursive=True))
-                    if os.path.isdir(m)
-                ]
+                if is_url(pattern):
+                    raise PlanError(
+                        f"{where}: '{pattern}' is a URL; repository folders are read from the local disk: "
+                        "clone or copy them here, or give The Stack-style files as `records` (URLs work there)"
+                    )
+                local = os.path.expanduser(pattern)  # an existing folder is taken literally
+                candidates = [local] if os.path.lexists(local) else glob.glob(local, recursive=True)
+                found = [(m.rstrip(os.sep) or m, -1) for m in sorted(candidates) if os.path.isdir(m)]
+            elif is_url(pattern):
+                found = expand_url(pattern, RECORD_SUFFIXES, where)
             else:
-                matches = expand_pattern(pattern, RECORD_SUFFIXES)
-            if not matches:
+                found = [(path, os.path.getsize(path)) for path in expand_pattern(pattern, RECORD_SUFFIXES)]
+            if not found:
                 what = "folders" if self.repos is not None else "files"
-                warnings.append(f"sources.{name}.{key}[{i}]: '{pattern}' matched no {what}")
-            for path in matches:
-                real = os.path.realpath(path)
+                warnings.append(f"{where}: '{pattern}' matched no {what}")
+            for path, size in found:
+                if self.records is not None:
+                    check_compression(path, where)
+                real = path if is_url(path) else os.path.realpath(path)
                 if real in seen:
                     continue
                 seen.add(real)
-                files.append(InputFile(path=path, bytes=self._size(path)))
+                files.append(InputFile(path=path, bytes=self._size(path) if self.repos is not None else size))
         if not files:
             raise PlanError(
                 f"source '{name}': none of its {key} matched a {'folder' if key == 'repos' else 'file'} "

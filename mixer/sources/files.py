@@ -36,7 +36,7 @@ class RecordFileSource(GlobSource):
 
 @register_source
 class JsonlSource(RecordFileSource):
-    """JSON Lines files, plain or compressed (``.gz``, ``.zst``): one document per line."""
+    """JSON Lines files, plain or compressed (``.gz``, ``.zst``, ``.bz2``, ``.xz``): one document per line."""
 
     kind: ClassVar[str] = "jsonl"
     type: Literal["jsonl"] = "jsonl"
@@ -44,6 +44,8 @@ class JsonlSource(RecordFileSource):
         ".jsonl",
         ".jsonl.gz",
         ".jsonl.zst",
+        ".jsonl.bz2",
+        ".jsonl.xz",
         ".json.gz",
         ".ndjson",
     )

@@ -119,12 +119,19 @@ class GitCommitsSource(SourceConfig):
     def resolve(self, name: str) -> ResolvedInputs:
         from mixer.errors import PlanError
         from mixer.readers.gitcli import GitError, repository_problem
+        from mixer.sources.locations import is_url
 
         seen: set[str] = set()
         files: list[InputFile] = []
         warnings: list[str] = []
         for i, pattern in enumerate(self.paths):
-            matches = sorted(glob.glob(os.path.expanduser(pattern), recursive=True))
+            if is_url(pattern):
+                raise PlanError(
+                    f"sources.{name}.paths[{i}]: '{pattern}' is a URL; git repositories are read from the "
+                    "local disk: clone them here (a bare clone will do) and list their folders"
+                )
+            local = os.path.expanduser(pattern)  # an existing folder is taken literally, never as a pattern
+            matches = [local] if os.path.lexists(local) else sorted(glob.glob(local, recursive=True))
             if not matches:
                 warnings.append(f"sources.{name}.paths[{i}]: '{pattern}' matched nothing")
             for match in matches:

@@ -26,7 +26,14 @@ class GithubPRsSource(GlobSource):
     kind: ClassVar[str] = "github_prs"
     reader_class: ClassVar[str] = "mixer.readers.github_prs:GithubPRsReader"
     type: Literal["github_prs"] = "github_prs"
-    directory_suffixes: ClassVar[tuple[str, ...]] = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".ndjson")
+    directory_suffixes: ClassVar[tuple[str, ...]] = (
+        ".jsonl",
+        ".jsonl.gz",
+        ".jsonl.zst",
+        ".jsonl.bz2",
+        ".jsonl.xz",
+        ".ndjson",
+    )
     keep: Literal["merged_or_approved", "merged", "all"] = Field(
         default="merged_or_approved",
         description="Which pull requests become documents: merged ones or ones with an approving "

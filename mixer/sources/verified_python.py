@@ -46,6 +46,8 @@ class VerifiedPythonSource(GlobSource):
         ".jsonl",
         ".jsonl.gz",
         ".jsonl.zst",
+        ".jsonl.bz2",
+        ".jsonl.xz",
         ".json.gz",
         ".ndjson",
     )

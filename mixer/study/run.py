@@ -118,15 +118,21 @@ def run_study(
     study: Study, *, runs: Path | None = None, echo: Echo = print, evaluate: bool = True
 ) -> dict[str, Any]:
     """Run every step that is not done; return the study's results (also written to study.json)."""
+    import time
+
     from mixer.build import BuildOptions, plan_build, run_build
     from mixer.study.mixtures import blend_mixture
 
     steps = plan_study(study, runs)
     corpus = corpus_output(study)
+    timings: dict[str, float] = {"build": 0.0, "blend": 0.0, "train": 0.0, "evaluate": 0.0}
+    started = time.perf_counter()
     if not steps[0].done:
         echo(f"study {study.name}: building the corpus {study.corpus.name}")
         run_build(plan_build(study.corpus, str(study.corpus_path)), BuildOptions(echo=echo))
+    timings["build"] += time.perf_counter() - started
     for step in steps[1:]:
+        started = time.perf_counter()
         if step.kind == "blend":
             echo(f"study {study.name}: mixture {step.mixture}")
             blend_mixture(corpus, study.mixtures[step.mixture], step.mixture, echo=echo)
@@ -139,6 +145,8 @@ def run_study(
             evaluate_checkpoint(
                 runs_root(study, runs) / step.mixture / step.phase / FINAL, study.spec.evaluate, echo=echo
             )
+        timings[step.kind] += time.perf_counter() - started
+    echo(f"study {study.name}: " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()) + " (this run)")
     from mixer.study.report import collect, write_report
 
     results = collect(study, runs_root(study, runs))

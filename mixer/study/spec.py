@@ -38,8 +38,8 @@ class MixtureSpec(StrictModel):
     description: str = ""
     init: str | None = Field(
         None,
-        description="Start the first phase from this mixer checkpoint folder (continued pretraining); "
-        "default: a fresh model.",
+        description="Start the first phase from this mixer checkpoint or Hugging Face model folder "
+        "(continued pretraining of a released model); default: a fresh model.",
     )
     phases: dict[str, dict[str, Any]] = Field(
         min_length=1, description="Phases in training order: tokens, seq_len, weights, max_repetition, train."
@@ -106,7 +106,9 @@ def load_study(path: str | os.PathLike[str]) -> Study:
         if not folder.is_dir():
             where = ("evaluate", "lm_eval", "include_path")
             raise RecipeError(str(path), [f"{format_path(where)}{_at(where, lines)}: no folder {folder}"])
-        evaluate = spec.evaluate.model_copy(update={"lm_eval": lm.model_copy(update={"include_path": str(folder)})})
+        evaluate = spec.evaluate.model_copy(
+            update={"lm_eval": lm.model_copy(update={"include_path": str(folder)})}
+        )
         spec = spec.model_copy(update={"evaluate": evaluate})
     corpus_path = (path.parent / spec.corpus).resolve()
     if not corpus_path.is_file():
@@ -129,11 +131,13 @@ def load_study(path: str | os.PathLike[str]) -> Study:
             problems += e.problems
         if mixture.init is not None and not (path.parent / mixture.init).is_dir():
             problems.append(
-                f"{format_path((*where, 'init'))}{_at((*where, 'init'), lines)}: no checkpoint folder "
+                f"{format_path((*where, 'init'))}{_at((*where, 'init'), lines)}: no checkpoint or model folder "
                 f"{(path.parent / mixture.init).resolve()}"
             )
         elif name in mixtures:
-            problems += _shape_problems(name, mixtures[name], path.parent / mixture.init if mixture.init else None, lines)
+            problems += _shape_problems(
+                name, mixtures[name], path.parent / mixture.init if mixture.init else None, lines
+            )
     if problems:
         raise RecipeError(str(path), problems)
     return Study(path, spec, corpus_path, corpus, mixtures)
@@ -165,7 +169,9 @@ def mixture_recipe(
 SHAPE = ("model", "tie_embeddings")  # what a phase inherits from the checkpoint it starts from
 
 
-def _shape_problems(mixture: str, recipe: RecipeBase, init: Path | None, lines: dict[KeyPath, int]) -> list[str]:
+def _shape_problems(
+    mixture: str, recipe: RecipeBase, init: Path | None, lines: dict[KeyPath, int]
+) -> list[str]:
     """A phase must train the model shape of the checkpoint it starts from (the previous phase's, or init)."""
     import json
 

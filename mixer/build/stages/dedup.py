@@ -10,7 +10,8 @@ It runs before tokenizing, in three resumable stages under ``work/dedup/<key>/``
    bucket files ``minhash/bucket_XXX/<gid>.minhash.sig``. datatrove's executor skips finished tasks, so a
    rerun redoes only unfinished files.
 2. **candidate pairs** — datatrove's ``MinhashDedupBuckets`` (one task per band) writes ``pairs/*.dups``.
-3. **clustering** (one process, here): documents with equal exact hashes form groups; LSH candidate pairs
+3. **clustering** (one process, here): documents with equal exact hashes form groups (but documents whose
+   normalised text is empty, punctuation and whitespace only, are no one's copy); LSH candidate pairs
    whose estimated Jaccard similarity (equal MinHash values over all bands x rows) reaches the threshold are
    joined into clusters (union-find). In each group or cluster the document of the highest-priority source
    is kept — then the lowest file, then the earliest document — and every other one is removed, with its
@@ -43,6 +44,7 @@ from mixer.atomic import write_json_atomic
 from mixer.filters.english_words import FastEnglishSplitter
 from mixer.recipe import DedupConfig
 
+RULES = 2  # part of the dedup key: decisions made under other rules are not reused (2: empty text kept)
 EXACT, NEAR = 1, 2
 KINDS = {EXACT: "exact", NEAR: "near"}
 REMOVE_DTYPE = np.dtype([("doc", "<u4"), ("kind", "u1"), ("of_gid", "<u4"), ("of_doc", "<u4")])
@@ -73,6 +75,12 @@ def normalise(text: str) -> str:
 def exact_hash(normalised: str) -> int:
     """64 bits of sha1 over normalised text."""
     return int.from_bytes(hashlib.sha1(normalised.encode("utf-8")).digest()[:8], "little")
+
+
+# Documents that normalise to nothing (punctuation and whitespace only) are left out of exact dedup: they
+# share no text, so they are not copies of each other ("---" and "* * *" would be). Near dedup never pairs
+# them: they have no shingles.
+NOTHING = exact_hash("")
 
 
 class _NormalisedSignature(MinhashDedupSignature):
@@ -178,7 +186,7 @@ def cluster(folder: Path, ids: FileIds, cfg: DedupConfig, priority: list[str]) -
     if cfg.exact and len(gid_all):
         h_all = np.concatenate(hashes)
         by = np.lexsort((rank_of, h_all))
-        same = np.concatenate([[False], h_all[by][1:] == h_all[by][:-1]])
+        same = np.concatenate([[False], h_all[by][1:] == h_all[by][:-1]]) & (h_all[by] != NOTHING)
         keeper = by[0]
         for i, dup in zip(by.tolist(), same.tolist(), strict=False):
             if dup:

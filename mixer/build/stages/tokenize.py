@@ -19,15 +19,11 @@ from datatrove.data import DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 
 from mixer.atomic import write_json_atomic
-from mixer.build.engine import quiet_datatrove_console
 from mixer.readers.base import FileLedger, FileReport
 from mixer.shards.format import IndexedDatasetWriter
 from mixer.shards.tokenizer import Encoder
 
 PROGRESS_INTERVAL_S = 2.0
-
-# Worker processes import this module when they unpickle the pipeline: quiet datatrove's console there too.
-quiet_datatrove_console()
 
 
 def committed_parts(parts_dir: Path) -> list[dict]:
@@ -117,6 +113,8 @@ class ShardPartWriter(PipelineStep):
             if pending_bytes >= self.batch_bytes:
                 self._flush(part, texts, files)
                 texts, files, pending_bytes = [], [], 0
+            else:
+                self._write_progress()  # the bytes read so far, between batches too (at most every 2 s)
         if part is not None:
             self._flush(part, texts, files)
             self._commit(part, parts_dir)
@@ -168,4 +166,6 @@ class ShardPartWriter(PipelineStep):
         now = time.monotonic()
         if force or now - self._last_progress >= PROGRESS_INTERVAL_S:
             self._last_progress = now
-            write_json_atomic(self._progress_path, self._progress)
+            ledger = self.ledger  # what the reader has taken from its files (compressed bytes)
+            read = {"files_read": ledger.files_read, "bytes": ledger.bytes_done + ledger.position}
+            write_json_atomic(self._progress_path, {**self._progress, **read})
