@@ -272,3 +272,40 @@ def human_bytes(n: int) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1000
     return f"{n} B"
+
+
+def input_states(sp: SourcePlan) -> list[list[Any]]:
+    """Each input's path, size and modification time: an edited or replaced input is built again.
+
+    (A remote input counts by its URL and the size its listing gave; one that cannot be stat'ed, by its path.)
+    """
+    from mixer.sources.locations import is_url
+
+    states: list[list[Any]] = []
+    for f in sp.inputs.files:
+        if is_url(f.path):
+            states.append([f.path, f.bytes])
+            continue
+        try:
+            st = os.stat(f.path)
+        except OSError:
+            states.append([f.path])
+        else:
+            states.append([f.path, st.st_size, st.st_mtime_ns])
+    return states
+
+
+def dedup_key(plan: BuildPlan) -> str:
+    """What decides the deduplication: every source's block and inputs, the dedup settings, the seed."""
+    import hashlib
+
+    from mixer.build.stages.dedup import RULES as DEDUP_RULES
+
+    data = {
+        "dedup": plan.recipe.dedup.model_dump(mode="json") if plan.recipe.dedup else None,
+        "sources": {sp.name: [sp.config.model_dump(mode="json"), input_states(sp)] for sp in plan.sources},
+        "seed": plan.recipe.seed,
+        "format": FORMAT,
+        "rules": DEDUP_RULES,
+    }
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import shutil
 import time
 from dataclasses import dataclass
@@ -27,8 +26,10 @@ from mixer.build.plan import (
     Echo,
     SourcePlan,
     check_output_owner,
+    dedup_key,
     default_output,
     files_text,
+    input_states,
     inputs_size,
 )
 from mixer.errors import BuildIncomplete, JobsSubmitted, PlanError
@@ -225,27 +226,6 @@ def _phase_summaries(blends: dict[str, dict]) -> dict[str, Any]:
     }
 
 
-def input_states(sp: SourcePlan) -> list[list[Any]]:
-    """Each input's path, size and modification time: an edited or replaced input is built again.
-
-    (A remote input counts by its URL and the size its listing gave; one that cannot be stat'ed, by its path.)
-    """
-    from mixer.sources.locations import is_url
-
-    states: list[list[Any]] = []
-    for f in sp.inputs.files:
-        if is_url(f.path):
-            states.append([f.path, f.bytes])
-            continue
-        try:
-            st = os.stat(f.path)
-        except OSError:
-            states.append([f.path])
-        else:
-            states.append([f.path, st.st_size, st.st_mtime_ns])
-    return states
-
-
 def source_fingerprint(
     sp: SourcePlan,
     info: Any,
@@ -299,22 +279,6 @@ class DedupResult:
     def decisions(self, source: str) -> tuple[str, int]:
         """Where the signatures pass recorded the source's quality decisions, and its first file id."""
         return str(self.folder / "decisions"), self.offsets[self.sources.index(source)]
-
-
-def dedup_key(plan: BuildPlan) -> str:
-    """What decides the deduplication: every source's block and inputs, the dedup settings, the seed."""
-    import hashlib
-
-    from mixer.build.stages.dedup import RULES as DEDUP_RULES
-
-    data = {
-        "dedup": plan.recipe.dedup.model_dump(mode="json") if plan.recipe.dedup else None,
-        "sources": {sp.name: [sp.config.model_dump(mode="json"), input_states(sp)] for sp in plan.sources},
-        "seed": plan.recipe.seed,
-        "format": FORMAT,
-        "rules": DEDUP_RULES,
-    }
-    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def run_dedup(plan: BuildPlan, choice: Any, echo: Echo) -> DedupResult:

@@ -177,7 +177,7 @@ def dry_run_scripts(plan: Any, choice: Any) -> str:
 
     A folder named by a key the build computes from the tokenizer (which does not exist before a build) is
     shown as ``<key>``."""
-    from mixer.build.run import dedup_key
+    from mixer.build.plan import dedup_key
 
     settings = choice.config.slurm
     work = plan.output / "work"
