@@ -347,3 +347,27 @@ sources:
     bad.write_text(recipe.read_text().replace(str(empty), str(tmp_path)))
     result = CliRunner().invoke(main, ["build", str(bad), "-o", str(tmp_path / "out2")])
     assert result.exit_code == 2 and f"{tmp_path} (from sources.commits.paths[1]" in result.output
+
+
+def test_a_blob_reader_closed_with_answers_unread_lets_git_exit_by_itself(tmp_path):
+    """A reader that stops early (the tokenizer's sample) left git blocked writing answers nobody read;
+    closing waited 10 s for it, then killed it. Closing its output first ends it at once."""
+    import signal
+
+    from mixer.readers.gitcli import BlobReader
+
+    repo = tmp_path / "r"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    for i in range(8):
+        write(repo, f"f{i}.txt", f"{i}" * 200_000)  # far more than a pipe holds, answered all at once
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "Add files")
+    blobs = git(repo, "ls-tree", "-r", "--format=%(objectname)", "HEAD").split()
+    reader = BlobReader(str(repo))
+    reader.request(blobs)
+    data, size = reader.response(max_bytes=1_000_000)  # one answer read: the window's others pile up
+    assert size == 200_000 and data == b"0" * 200_000
+    reader.close()
+    assert reader.proc.returncode is not None
+    assert reader.proc.returncode != -signal.SIGKILL  # it exited on its own (EPIPE), it was not killed

@@ -461,16 +461,21 @@ class BlobReader:
         return self.response(max_bytes)
 
     def close(self) -> None:
+        # Its output pipe first: git blocked writing answers nobody will read (a reader that stopped early)
+        # gets EPIPE and exits at once, instead of waiting for an end of input it cannot reach.
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
         if self.proc.poll() is None:
             assert self.proc.stdin is not None
-            self.proc.stdin.close()
+            try:
+                self.proc.stdin.close()
+            except BrokenPipeError:  # git already gone
+                pass
             try:
                 self.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
 
     def __enter__(self) -> BlobReader:
         return self
