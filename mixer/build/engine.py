@@ -50,7 +50,7 @@ def quiet_datatrove_console() -> None:
 
 
 def _start_workers_deaf_to_ctrl_c() -> None:
-    """Start multiprocess's fork server (the parent of datatrove's pool workers) with SIGINT ignored.
+    """Start multiprocess's fork server (the parent of datatrove's pool workers) with SIGINT and SIGHUP ignored.
 
     Ctrl-C reaches every process of the terminal's process group. The build's own process turns it into
     KeyboardInterrupt, leaves the pool (which terminates its workers) and tells the user how to resume;
@@ -70,7 +70,10 @@ def _start_workers_deaf_to_ctrl_c() -> None:
     previous = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGHUP)}
     try:
         resource_tracker.ensure_running()
-        signal.signal(signal.SIGHUP, previous.pop(signal.SIGHUP))
+        # The fork server and the workers it forks are deaf to a hangup too: one sent to the whole group
+        # would otherwise kill workers (and the fork server the pool refills them from) while the build,
+        # turning it into Terminated, still unwinds the pool, a race that could leave the build waiting
+        # on a pool it can no longer refill. The build ends them (SIGTERM) as it does after Ctrl-C.
         forkserver.ensure_running()
     finally:
         for s, handler in previous.items():
@@ -87,6 +90,7 @@ def _workers_pass_ctrl_c_to_programs(data: object, rank: int = 0, world_size: in
     the programs the worker starts (git) then stop at Ctrl-C like every other process of the terminal.
     """
     signal.signal(signal.SIGINT, _do_nothing)
+    signal.signal(signal.SIGHUP, _do_nothing)  # likewise: a hangup still ends the programs it starts
     return None
 
 
