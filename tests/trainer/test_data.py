@@ -1,43 +1,8 @@
-import json
 
 import numpy as np
 import pytest
 
-from mixer.mixing.mix import mix
-from mixer.mixing.reader import BlendReader
-from mixer.recipe import parse_recipe
-from mixer.shards.format import IndexedDatasetWriter
 from mixer.trainer.data import PhaseBatches
-
-
-@pytest.fixture(scope="module")
-def blend(tmp_path_factory):
-    out = tmp_path_factory.mktemp("blend")
-    for name, base in (("a", 100), ("b", 5000)):
-        folder = out / "sources" / name
-        with IndexedDatasetWriter(folder / "00000", np.uint16) as w:
-            for i in range(12):
-                w.add_document(list(range(base + 16 * i, base + 16 * i + 16)))
-            info = w.finalize()
-        (folder / "assembled.json").write_text(
-            json.dumps(
-                {
-                    "fingerprint": name,
-                    "shards": [{"name": "00000", "documents": info.documents, "tokens": info.tokens}],
-                }
-            )
-        )
-    recipe = parse_recipe(
-        {
-            "name": "d",
-            "tokenizer": "t.json",
-            "holdout": {"fraction": 0},
-            "sources": {"a": {"type": "jsonl", "paths": ["x"]}, "b": {"type": "jsonl", "paths": ["y"]}},
-            "phases": {"p": {"tokens": 256, "seq_len": 8, "weights": {"a": 1, "b": 1}}},
-        }
-    )
-    mix(out, recipe, "uint16", echo=lambda s: None)
-    return BlendReader(out, "p")
 
 
 def rows(batches):
