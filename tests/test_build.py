@@ -1,5 +1,6 @@
 import gzip
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -236,12 +237,28 @@ def test_schema_command_prints_json_schema():
     assert json.loads(result.output)["title"] == "mixer recipe"
 
 
-def test_resume_reads_only_files_without_a_committed_part(corpus, tmp_path):
+def test_resume_reads_only_files_without_a_committed_part(corpus, tmp_path, monkeypatch):
+    import mixer.build.assemble
+
     text = recipe_text(corpus["root"])
     result, out = build(tmp_path, text, "--tasks", "3")
     assert result.exit_code == 0, result.output
     reference = {p.name: p.read_bytes() for p in (out / "sources" / "notes").iterdir()}
-    # forget the part holding note file 5 (as if its task was killed before committing), and the shards
+    shutil.rmtree(out)
+
+    # a build stopped after tokenizing notes, before assembling it: every part of notes is committed
+    assemble = mixer.build.assemble.assemble_source
+
+    def stop(name, *args, **kwargs):
+        if name == "notes":
+            raise KeyboardInterrupt
+        return assemble(name, *args, **kwargs)
+
+    monkeypatch.setattr(mixer.build.assemble, "assemble_source", stop)
+    result, out = build(tmp_path, text, "--tasks", "3")
+    monkeypatch.undo()
+    assert result.exit_code == 130, result.output
+    # forget the part holding note file 5 (as if its task was killed before committing)
     [work] = (out / "work" / "sources" / "notes").iterdir()
     sidecars = [
         p
@@ -250,10 +267,7 @@ def test_resume_reads_only_files_without_a_committed_part(corpus, tmp_path):
     ]
     lost = {f["index"] for f in json.loads(sidecars[0].read_text())["files"]}
     sidecars[0].unlink()
-    import shutil
-
-    shutil.rmtree(out / "sources" / "notes")
-    (work / "datatrove" / "stats").exists() and shutil.rmtree(work / "datatrove" / "stats")
+    shutil.rmtree(work / "datatrove" / "stats", ignore_errors=True)
     result = CliRunner().invoke(
         main, ["build", str(out.parent / "recipe.yaml"), "-o", str(out), "--tasks", "2"]
     )

@@ -136,8 +136,8 @@ def test_memory_urls_build_what_the_same_local_files_build(local, tmp_path):
     finally:
         fs.rm("/remote-test", recursive=True)
     same_shards(local[1], out)
-    parts = [json.loads(p.read_text()) for p in out.glob("work/sources/web/*/parts/p*.json")]
-    assert [f["path"] for f in sorted((f for p in parts for f in p["files"]), key=lambda f: f["index"])] == [
+    shards = [json.loads(p.read_text()) for p in sorted(out.glob("sources/web/[0-9]*.json"))]
+    assert [f["path"] for s in shards for f in s["inputs"]] == [
         f"memory:///remote-test/web/{n}"
         for n in ("a.jsonl", "b.jsonl.gz", "c.jsonl.bz2", "d.jsonl.xz", "e.jsonl.zst")
     ]

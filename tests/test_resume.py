@@ -72,6 +72,7 @@ POINTS = {
     "dedup pairs": "work/dedup/*/pairs/*.dups",
     "reading and tokenizing": "work/sources/*/*/progress/*.json",
     "writing parts": "work/sources/*/*/parts/p*.json",
+    "assembling a shard": "work/sources/*/*/assembling/*.bin.tmp-*",
     "assembling": "sources/*/assembled.json",
     "mixing": "validation/*.bin",
 }

@@ -5,6 +5,7 @@ scripts on PATH."""
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -153,8 +154,16 @@ def test_status_of_a_local_build_finished_and_partly_done(corpus, tmp_path):
         f"  {name:<16} done: {s['documents']:,} documents, {s['tokens']:,} tokens\n"
         for name, s in sources.items()
     )
-    (out / "manifest.json").unlink()  # as if the build had stopped after tokenizing web, before assembling it
-    (out / "sources" / "web" / "assembled.json").unlink()
+    # a build stopped after tokenizing web, before assembling it
+    import mixer.build.assemble
+
+    def stop(name, *args, **kwargs):
+        raise KeyboardInterrupt
+
+    shutil.rmtree(out)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(mixer.build.assemble, "assemble_source", stop)
+        assert CliRunner().invoke(main, ["build", str(recipe), "-o", str(out)]).exit_code == 130
     web = sources["web"]
     partly = CliRunner().invoke(main, ["status", str(out)])
     assert partly.output.splitlines()[:2] == [

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import shutil
 import time
 from dataclasses import dataclass
@@ -131,6 +132,10 @@ def _run_build(plan: BuildPlan, options: BuildOptions) -> dict[str, Any]:
     mixed = mix(output, recipe, dtype.name, echo, counter, data_root=options.data_root)
     manifest = make_manifest(plan, info, dtype.name, results, mixed)
     write_json_atomic(output / MANIFEST, manifest, sort_keys=False)  # keeps source and phase order
+    if dedup is not None and not recipe.build.keep_work:
+        from mixer.build.stages.dedup import clear_signatures
+
+        clear_signatures(dedup.folder)
     return manifest
 
 
@@ -370,7 +375,7 @@ def build_source(
     dedup: DedupResult | None = None,
 ) -> dict | None:
     """Tokenize one source (resuming) and assemble its shards; None when its jobs were only submitted."""
-    from mixer.build.assemble import assemble_source, read_assembled
+    from mixer.build.assemble import assemble_source, clear_assembled_work, forget_lost_parts, read_assembled
     from mixer.build.engine import run_pipeline
     from mixer.build.progress import human_rate, tokenize_progress
     from mixer.build.stages.tokenize import ShardPartWriter, committed_parts
@@ -391,6 +396,9 @@ def build_source(
         return assembled
 
     n_files = len(sp.inputs.files)
+    forgotten = forget_lost_parts(work)
+    if forgotten:
+        echo(f"{sp.name}: {forgotten} files whose tokens were in a shard left unfinished are tokenized again")
     done = {f["index"] for p in committed_parts(work / "parts") for f in p["files"]}
     if len(done) < n_files:
         resumed = f", resuming ({len(done)} of {n_files} files already done)" if done else ""
@@ -445,9 +453,11 @@ def build_source(
         )
     # rejected documents first: assembled.json, written last by assemble_source, marks the source complete
     publish_rejected(work / "rejected" if keep_rejected else None, plan.output / "rejected" / sp.name)
-    return assemble_source(
+    summary = assemble_source(
         sp.name, work, sp.inputs.files, shard_dir, dtype, plan.recipe.build.max_tokens_per_shard
     )
+    clear_assembled_work(work, plan.recipe.build.keep_work)
+    return summary
 
 
 def publish_rejected(kept: Path | None, folder: Path) -> None:
@@ -459,9 +469,17 @@ def publish_rejected(kept: Path | None, folder: Path) -> None:
         return
     tmp = folder.with_name(f".{folder.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    shutil.copytree(kept, tmp, ignore=shutil.ignore_patterns(".*"))
+    # hard links: the files are written once and never changed, and the work copy goes when assembled
+    shutil.copytree(kept, tmp, ignore=shutil.ignore_patterns(".*"), copy_function=_link_or_copy)
     folder.parent.mkdir(parents=True, exist_ok=True)
     replace_dir(tmp, folder)
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:  # another file system, or one without hard links
+        shutil.copy2(src, dst)
 
 
 def _read_progress(folder: Path) -> dict[str, int]:

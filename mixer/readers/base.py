@@ -112,8 +112,18 @@ class FileLedger:
         return out
 
 
+def task_files(todo: list[int], rank: int, world_size: int) -> list[int]:
+    """The files task ``rank`` of ``world_size`` reads: a contiguous run of ``todo``, the runs in rank order.
+
+    Contiguous, so that each part a task writes holds a run of files in canonical order, and assembling
+    can delete each part as soon as it is copied (:mod:`mixer.build.assemble`).
+    """
+    return todo[rank * len(todo) // world_size : (rank + 1) * len(todo) // world_size]
+
+
 class MixerReader(BaseReader):
-    """Read an explicit list of files; task ``rank`` of ``world_size`` takes files ``rank::world_size``."""
+    """Read an explicit list of files; task ``rank`` of ``world_size`` takes a contiguous run of them
+    (:func:`task_files`)."""
 
     type = "📖 - READER"
     max_document_chars = 100_000_000  # the build sets build.max_document_chars
@@ -124,7 +134,7 @@ class MixerReader(BaseReader):
         self.files = [f.path for f in files]
         self.sizes = [f.bytes for f in files]  # -1: unknown
         # Indices still to read, fixed by the build before any task starts (every task must see the same
-        # list, or the rank::world_size partition would shift under tasks that start late).
+        # list, or the partition into tasks would shift under tasks that start late).
         self.todo: list[int] = list(range(len(files)))
         self.ledger = FileLedger()
 
@@ -177,7 +187,7 @@ class MixerReader(BaseReader):
         if data:
             yield from data
         ledger = self.ledger
-        for index in self.todo[rank::world_size]:
+        for index in task_files(self.todo, rank, world_size):
             path = self.files[index]
             report = FileReport(index=index, path=path)
             ledger.current = report

@@ -129,6 +129,11 @@ class BuildSettings(StrictModel):
         default=False,
         description="Write every document a quality step drops, with its reason, to rejected/<source>/.",
     )
+    keep_work: bool = Field(
+        default=False,
+        description="Keep the dedup signatures and candidate pairs, the part sidecars and the work copy of "
+        "the rejected documents under work/ after the build (for debugging; tokens are never kept twice).",
+    )
 
 
 MAX_INDEX_BYTES = 4_000_000_000  # the default bound of a phase's blend index (phases.<p>.max_index_bytes)
@@ -400,6 +405,7 @@ class RecipeBase(StrictModel):
             exclude={
                 "executor": True,
                 "description": True,
+                "build": {"keep_work"},
                 "phases": {"__all__": {"train", "max_index_bytes"}},
             },
         )

@@ -18,6 +18,9 @@ It runs before tokenizing, in three resumable stages under ``work/dedup/<key>/``
    kind (exact or near) and the document it duplicates: ``remove/<gid>.npy``, plus ``dedup.json``
    (counts per source, kind and source duplicated) and ``done`` when everything is written.
 
+When the build finishes it removes the signatures and candidate pairs (:func:`clear_signatures`; the
+recipe's ``build.keep_work`` keeps them); the decisions stay, so any source can be tokenized again.
+
 The tokenize pipeline then drops the listed documents (:class:`DedupRemovals`, used by the quality stage),
 counting them per file as ``dedup`` drops with the reason ``exact_of_<source>`` or ``near_of_<source>``.
 """
@@ -28,6 +31,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import shutil
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -155,6 +159,17 @@ class FileIds:
     @property
     def total(self) -> int:
         return self.offsets[-1] + self.files[-1] if self.offsets else 0
+
+
+SIGNATURES = ("exact", "minhash", "pairs")  # what only clustering reads
+
+
+def clear_signatures(folder: Path) -> None:
+    """Remove the signatures and candidate pairs of a finished dedup (what the build keeps is its decisions:
+    ``remove/``, ``ids/``, ``decisions/`` and ``dedup.json``, enough to tokenize any source again)."""
+    if (folder / "done").is_file():
+        for name in SIGNATURES:
+            shutil.rmtree(folder / name, ignore_errors=True)
 
 
 def cluster(folder: Path, ids: FileIds, cfg: DedupConfig, priority: list[str]) -> dict[str, Any]:
