@@ -351,3 +351,37 @@ def test_megatron_args_name_the_shards_under_the_data_root(two_sources):
     assert args.read_text() == (
         "0.8000000000 /scratch/copy/sources/a/00000\n0.2000000000 /scratch/copy/sources/b/00000\n"
     )
+
+
+def _resident_kb(path: Path) -> int:
+    """Resident kB of every mapping of ``path`` in this process (/proc/self/smaps)."""
+    total, inside = 0, False
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        fields = line.split()
+        if "-" in fields[0] and len(fields) >= 5:  # a mapping's header line
+            inside = len(fields) >= 6 and fields[5] == str(path)
+        elif inside and fields[0] == "Rss:":
+            total += int(fields[1])
+    return total
+
+
+def test_validation_copies_held_documents_without_keeping_the_shard_resident(tmp_path):
+    from mixer.mixing.corpus import SourceCorpus
+    from mixer.mixing.holdout import write_validation
+    from mixer.shards.format import IndexedDataset
+
+    docs = [[(7 * i + k) % 60000 for k in range(100_000)] for i in range(40)]  # 200 KB a document
+    make_source(tmp_path, "a", docs)
+    corpus = SourceCorpus(tmp_path, "a")
+    shard = (tmp_path / "sources" / "a" / "00000.bin").resolve()
+    before = _resident_kb(shard)
+    held = np.array([10, 25, 39])
+    (tmp_path / "validation").mkdir()
+    summary = write_validation(corpus, held, tmp_path / "validation", np.dtype("uint16"))
+    # read with pread: no page of the shard became resident in this process (through the map, each
+    # document read leaves at least its own 200 KB resident)
+    assert _resident_kb(shard) == before
+    assert summary["documents"] == 3 and summary["tokens"] == 300_000
+    written = IndexedDataset(tmp_path / "validation" / "a")
+    assert [written[i].tolist() for i in range(3)] == [docs[10], docs[25], docs[39]]
+    assert corpus.document(25).tolist() == docs[25] and _resident_kb(shard) >= before + 196

@@ -158,7 +158,20 @@ def prepare_tokenizer(plan: BuildPlan, echo: Echo) -> TokenizerInfo:
             message = message.replace(str(target.resolve()), cfg.path)
         raise MixerError(f"tokenizer: {message}") from None
     write_json_atomic(folder / HF_CONFIG, hf_tokenizer_config(info.eos_token))
+    _release_freed_heap()
     return info
+
+
+def _release_freed_heap() -> None:
+    """Give the heap the identity check allocated and freed (80-100 MB) back to the system: glibc keeps it
+    otherwise, and every later stage of the build (the executor's manager, forked from this process,
+    too) would start from it, at a level that depends on the heap's layout. Does nothing off glibc."""
+    import ctypes
+
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def _checked_backend(

@@ -46,3 +46,11 @@ class SourceCorpus:
     def document(self, i: int) -> np.ndarray:
         shard = int(np.searchsorted(self.starts, i, side="right")) - 1
         return self.shards[shard][int(i - self.starts[shard])]
+
+    def read_document(self, i: int) -> np.ndarray:
+        """Document ``i`` read with ``pread`` into a new array: unlike :meth:`document`, no page of the shard
+        stays mapped, and counted in this process's resident memory, afterwards (the kernel maps a whole
+        page-cache block, often hundreds of KB, for each document touched through the map)."""
+        shard = int(np.searchsorted(self.starts, i, side="right")) - 1
+        ds, j = self.shards[shard], int(i - self.starts[shard])
+        return np.frombuffer(ds.read_bytes(j, j + 1), dtype=ds.dtype.newbyteorder("<"))

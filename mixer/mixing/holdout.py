@@ -45,7 +45,9 @@ def write_validation(
     writer = IndexedDatasetWriter(folder / corpus.name, dtype)
     sizes = []
     for i in held.tolist():
-        doc = corpus.document(i)
+        # read, not mapped: the held-out set grows with the source (up to 1,000 documents), and each document
+        # read through the map would stay resident, so the build's peak memory would grow with its input
+        doc = corpus.read_document(i)
         writer.add_document(doc)
         if text_bytes is not None:
             sizes.append(text_bytes(doc))
