@@ -17,10 +17,17 @@ removal (5-grams, 14 x 8) and tokenization.
 Agreement: the share of documents both pipelines keep or both drop (filtered or deduplicated), and the
 same for the filters alone. Where two documents are duplicates, mixer keeps the one in the lowest file
 (then the earliest), datatrove may keep the other: both remove one, which counts as two disagreements.
+
+Corpora: ``--corpus sample`` (the default, above) or ``--corpus other-prose``: ~11 MB of prose the project
+has never seen (man pages and /usr/share/doc, ``bench/corpus.py``), in 4 files; each corpus gets its own
+8,192-id tokenizer trained on it.
+
+    python -m bench.pipeline --corpus other-prose --repeats 1
 """
 
 from __future__ import annotations
 
+import argparse
 import gzip
 import json
 import shutil
@@ -33,6 +40,11 @@ OUT = ROOT / "bench-out" / "pipeline"
 SAMPLE = ROOT / "data" / "sample"
 BUDGET = 24_000_000
 FILES = 4
+OTHER_PROSE_BYTES = 11_000_000
+CORPORA = {
+    "sample": "the sample corpus's web, notes and pydoc",
+    "other-prose": "man pages and /usr/share/doc (bench/corpus.py)",
+}
 
 
 def sample_texts() -> list[str]:
@@ -64,7 +76,14 @@ def sample_texts() -> list[str]:
     return texts
 
 
-def inputs() -> tuple[Path, list[str], int]:
+def inputs(corpus: str = "sample") -> tuple[Path, list[str], int]:
+    """The input folder (``FILES`` gzip JSONL files), every document's id, and the text's bytes."""
+    if corpus == "other-prose":
+        from bench.corpus import corpus_files, other_prose
+
+        data = other_prose(OTHER_PROSE_BYTES, FILES)
+        ids = [json.loads(line)["id"] for f in corpus_files(data) for line in gzip.open(f, "rt")]
+        return data, ids, json.loads((data / "corpus.json").read_text())["bytes"]
     data = OUT / "input"
     texts = sample_texts()
     if not (data / "done").is_file() or (data / "done").read_text() != str(BUDGET):
@@ -79,8 +98,9 @@ def inputs() -> tuple[Path, list[str], int]:
     return data, [f"d{i}" for i in range(len(texts))], sum(len(t.encode()) for t in texts)
 
 
-def tokenizer(data: Path) -> Path:
-    path = OUT / "tokenizer" / "tokenizer.json"
+def tokenizer(data: Path, corpus: str = "sample") -> Path:
+    """An 8,192-id byte-level BPE trained on ``data``, cached per corpus."""
+    path = OUT / ("tokenizer" if corpus == "sample" else f"tokenizer-{corpus}") / "tokenizer.json"
     if not path.is_file():
         from mixer.build.tokenizer_setup import sample_texts
         from mixer.shards.tokenizer import train_bpe
@@ -234,11 +254,13 @@ def run_mixer(data: Path, tok: Path, ids: list[str]) -> tuple[float, set[str], s
     return seconds, set(ids) - {r["id"] for r in rejected}, set(ids) - filtered
 
 
-def main(repeats: int = 3) -> dict:
+def main(repeats: int = 3, corpus: str = "sample") -> dict:
     from mixer.report.console import format_table
 
-    data, ids, size = inputs()
-    tok = tokenizer(data)
+    data, ids, size = inputs(corpus)
+    if len(set(ids)) != len(ids):  # the agreement counts documents by id
+        raise SystemExit(f"{data}: document ids are not unique")
+    tok = tokenizer(data, corpus)
     mixer_runs, datatrove_runs = [], []
     for _ in range(repeats):  # interleaved, so machine noise hits both alike
         mixer_runs.append(run_mixer(data, tok, ids))
@@ -249,7 +271,8 @@ def main(repeats: int = 3) -> dict:
     m_s = statistics.median(r[0] for r in mixer_runs)
     d_s = statistics.median(r[0] for r in datatrove_runs)
     print(
-        f"\nfull quality pipeline ({len(ids):,} documents, {size / 1e6:.1f} MB, 2 workers, median of {repeats})"
+        f"\nfull quality pipeline on {CORPORA[corpus]} ({len(ids):,} documents, {size / 1e6:.1f} MB, "
+        f"2 workers, median of {repeats})"
     )
     print(
         format_table(
@@ -276,4 +299,12 @@ def main(repeats: int = 3) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.pipeline",
+        description="The full quality pipeline: mixer build vs datatrove's defaults.",
+        epilog="Example: python -m bench.pipeline --corpus other-prose --repeats 1",
+    )
+    parser.add_argument("--corpus", choices=list(CORPORA), default="sample")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each pipeline, interleaved (median)")
+    args = parser.parse_args()
+    main(args.repeats, args.corpus)

@@ -1,12 +1,21 @@
 """Tokenization throughput: the bare backends, datatrove's DocumentTokenizer pipeline, and `mixer build`.
 
-All three run on the same documents (the sample corpus's web and code parts) with the same
-GPT-2-style byte-level BPE (trained once on the sample and cached), using the same number of processes.
-Each variant runs in a fresh subprocess so its peak memory (max RSS of any one process) is its own.
+All three run on the same documents with the same GPT-2-style byte-level BPE (50,257 ids, trained once on
+the sample and cached), using the same number of processes. Each variant runs in a fresh subprocess so its
+peak memory (max RSS of any one process) is its own.
+
+- ``python -m bench.tokenize``: the sample corpus's web and code parts (the tokenizer's own training text);
+  throughput measured inside the child process.
+- ``python -m bench.tokenize --corpus unseen [--sizes 18M,170M] [--repeats 3]``: text the tokenizer has
+  never seen (``bench/corpus.py``: man pages, /usr/share/doc, Python and C sources, half prose and half
+  code) at ~18M and ~170M tokens, timed as the child's whole process wall time, from the parent.
+
+Child protocol: ``python -m bench.tokenize VARIANT WORKERS COPIES [CORPUS_FOLDER]`` prints one JSON line.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import resource
@@ -172,36 +181,62 @@ def run_mixer(workers: int, files: list[str]) -> tuple[int, float]:
     return manifest["totals"]["tokens"], elapsed
 
 
-def child(variant: str, workers: int, copies: int) -> None:
-    files = input_files(copies)
+def child(variant: str, workers: int, copies: int, folder: str | None = None) -> None:
+    """Run one variant and print its tokens, in-process seconds and peak RSS as one JSON line.
+
+    ``folder`` is a corpus of ``bench/corpus.py`` (``copies`` is then ignored); without it, the sample's
+    documents ``copies`` times.
+    """
+    if folder is None:
+        files = input_files(copies)
+    else:
+        from bench.corpus import corpus_files
+
+        files = corpus_files(Path(folder))
     if variant in ("tiktoken", "hf"):
         tokens, elapsed = run_bare(variant, workers, files)
     elif variant == "datatrove":
         tokens, elapsed = run_datatrove(workers, files)
     else:
         tokens, elapsed = run_mixer(workers, files)
-    rss_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     rss_children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     print(
-        json.dumps({"tokens": tokens, "seconds": elapsed, "peak_rss_mb": max(rss_self, rss_children) / 1024})
+        json.dumps(
+            {"tokens": tokens, "seconds": elapsed, "peak_rss_mb": max(peak_rss_kb(), rss_children) / 1024}
+        )
     )
 
 
-def measure(variant: str, workers: int, copies: int = 1) -> dict:
+def peak_rss_kb() -> int:
+    """This process's own peak resident set, in KiB.
+
+    Not ``getrusage(RUSAGE_SELF)``: subprocess starts this process with vfork, and Linux then carries the
+    parent's peak over into the child's ``ru_maxrss``, so a parent that once held a corpus in memory would
+    show up in every variant. ``VmHWM`` counts only the memory of this process's own program.
+    """
+    try:
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def measure(variant: str, workers: int, copies: int = 1, folder: Path | None = None) -> dict:
+    """One run of ``variant`` in a fresh process: the child's report plus ``wall``, its whole process time."""
     env = dict(os.environ)
     if variant in ("hf", "tiktoken"):  # one thread per process, like a datatrove or mixer worker
         env["TOKENIZERS_PARALLELISM"] = "false"
-    proc = subprocess.run(
-        [sys.executable, "-m", "bench.tokenize", variant, str(workers), str(copies)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    # the previous run's output goes before the clock starts (a fresh folder: no cached tokenizer verdict)
+    shutil.rmtree(OUT / f"run-{variant}", ignore_errors=True)
+    args = [sys.executable, "-m", "bench.tokenize", variant, str(workers), str(copies)]
+    if folder is not None:
+        args.append(str(folder))
+    start = time.perf_counter()
+    proc = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - start
     if proc.returncode != 0:
         raise RuntimeError(f"{variant} failed:\n{proc.stderr[-3000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return json.loads(proc.stdout.strip().splitlines()[-1]) | {"wall": wall}
 
 
 def main(repeats: int = 3, workers: int = 2, copies: int = 3) -> list[dict]:
@@ -264,8 +299,114 @@ def main(repeats: int = 3, workers: int = 2, copies: int = 3) -> list[dict]:
     return [results, grow]
 
 
+# --- text the tokenizer has never seen, timed as whole processes --------------------------------------------
+
+# corpus bytes (half prose, half code) for about this many tokens: the bench's tokenizer makes ~3.75 bytes
+# a token of this text (42 MB gave 11.3M tokens), so these sizes match the sample's x1 and x10 runs
+SIZES = {"18M": 68_000_000, "170M": 640_000_000}
+UNSEEN = ["tiktoken", "datatrove", "mixer"]
+UNSEEN_NAMES = {
+    "tiktoken": "bare tiktoken",
+    "datatrove": "datatrove JsonlReader + DocumentTokenizer",
+    "mixer": "mixer build",
+}
+
+
+def main_unseen(sizes: tuple[str, ...] = ("18M", "170M"), repeats: int = 3, workers: int = 2) -> dict:
+    """datatrove vs ``mixer build`` (and bare tiktoken) on unseen text, by whole-process wall time.
+
+    Every run is a fresh process; variants are interleaved so machine noise hits them alike; each figure
+    is the median of ``repeats`` runs. datatrove and mixer must count the same tokens.
+    """
+    from bench.corpus import prose_and_code
+    from mixer.report.console import format_table
+
+    tokenizer_path()
+    # built in a process of their own: this one stays small while it times the others
+    build = f"from bench.corpus import prose_and_code\nfor size in {[SIZES[s] for s in sizes]}: prose_and_code(size)"
+    subprocess.run([sys.executable, "-c", build], cwd=ROOT, check=True)
+    folders = {size: prose_and_code(SIZES[size]) for size in sizes}
+    results: dict[str, dict[str, list[dict]]] = {}
+    rows = []
+    for size in sizes:
+        runs: dict[str, list[dict]] = {v: [] for v in UNSEEN}
+        for _ in range(repeats):
+            for v in UNSEEN:
+                runs[v].append(measure(v, workers, 1, folders[size]))
+                print(f"{size} {v}: {runs[v][-1]['wall']:.1f} s", file=sys.stderr, flush=True)
+        results[size] = runs
+        counts = {v: {r["tokens"] for r in runs[v]} for v in UNSEEN}
+        if len(counts["mixer"] | counts["datatrove"]) != 1:
+            raise SystemExit(
+                f"{size}: token counts differ: mixer {sorted(counts['mixer'])}, "
+                f"datatrove {sorted(counts['datatrove'])} ({folders[size]})"
+            )
+        base = statistics.median(r["wall"] for r in runs["datatrove"])
+        for v in UNSEEN:
+            tokens = runs[v][0]["tokens"]
+            wall = statistics.median(r["wall"] for r in runs[v])
+            rows.append(
+                [
+                    size,
+                    UNSEEN_NAMES[v],
+                    f"{tokens:,}" + ("" if counts[v] == counts["datatrove"] else " (!)"),
+                    f"{wall:.1f}",
+                    ", ".join(f"{r['wall']:.1f}" for r in runs[v]),
+                    f"{tokens / wall / 1e6:.2f}",
+                    f"{base / wall:.2f}x",
+                    f"{statistics.median(r['seconds'] for r in runs[v]):.1f}",
+                    f"{max(r['peak_rss_mb'] for r in runs[v]):.0f}",
+                ]
+            )
+    print(
+        f"\nTokenization of unseen text (bench/corpus.py: man pages, /usr/share/doc, Python and C sources; "
+        f"half prose, half code), {workers} processes, median of {repeats}; wall = the whole process, "
+        f"timed from the parent; in-process = the child's own timer (bare tiktoken: encoding only, texts "
+        f"already in memory)"
+    )
+    print(
+        format_table(
+            [
+                "size",
+                "variant",
+                "tokens",
+                "median wall s",
+                "runs (s)",
+                "M tokens/s",
+                "vs datatrove",
+                "in-process s",
+                "peak RSS MB",
+            ],
+            rows,
+        )
+    )
+    print("(!) marks a token count that differs from datatrove's")
+    return results
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.tokenize",
+        description="Tokenization throughput: bare backends, datatrove and mixer build.",
+        epilog="Example: python -m bench.tokenize --corpus unseen --sizes 18M --repeats 1",
+    )
+    parser.add_argument("--corpus", choices=["sample", "unseen"], default="sample")
+    parser.add_argument("--sizes", default="18M,170M", help=f"unseen only: some of {', '.join(SIZES)}")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of every variant (median)")
+    args = parser.parse_args(argv)
+    args.sizes = tuple(s.strip() for s in args.sizes.split(",") if s.strip())
+    unknown = [s for s in args.sizes if s not in SIZES]
+    if unknown:
+        parser.error(f"--sizes: unknown {', '.join(unknown)}; choose from {', '.join(SIZES)}")
+    return args
+
+
 if __name__ == "__main__":
-    if len(sys.argv) == 4:
-        child(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))
+    if len(sys.argv) in (4, 5) and not sys.argv[1].startswith("-"):  # a child run
+        child(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] if len(sys.argv) == 5 else None)
     else:
-        main()
+        args = parse_args(sys.argv[1:])
+        if args.corpus == "unseen":
+            main_unseen(args.sizes, args.repeats)
+        else:
+            main(args.repeats)

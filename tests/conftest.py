@@ -14,6 +14,12 @@ import pytest
 import zstandard
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _own_cache(tmp_path_factory):
+    """The tests' builds keep the tokenizer checks' verdicts in a cache of their own, not the user's."""
+    os.environ["MIXER_CACHE_DIR"] = str(tmp_path_factory.mktemp("mixer-cache"))
+
+
 def stdlib_texts(count: int, max_chars: int = 4000) -> list[str]:
     """Real text: the first ``count`` standard-library modules (sorted), cut to ``max_chars``."""
     root = Path(sysconfig.get_paths()["stdlib"])

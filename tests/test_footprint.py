@@ -227,3 +227,42 @@ def test_the_rejected_documents_survive_the_cleanup_of_their_work_copy(reference
     dropped = sum(n for s in manifest["sources"].values() for r in s["dropped"].values() for n in r.values())
     assert len(lines) == dropped > 0
     assert not any(os.path.exists(p) for p in (reference / "work").glob("sources/*/*/rejected"))
+
+
+def test_the_tokenizer_check_runs_once_per_tokenizer_and_sample(corpus, tmp_path, monkeypatch):
+    """A build of the same inputs into another folder reuses the identity check's verdict (the user's cache);
+    a changed tokenizer or other inputs are checked again, with the same verdict the check gives."""
+    import mixer.shards.tokenizer as tokenizer
+
+    monkeypatch.setenv("MIXER_CACHE_DIR", str(tmp_path / "cache"))
+    checks = []
+    choose = tokenizer._choose_fast_backend
+
+    def counted(*args, **kwargs):
+        checks.append(1)
+        return choose(*args, **kwargs)
+
+    monkeypatch.setattr(tokenizer, "_choose_fast_backend", counted)
+    first = build(tmp_path / "a", recipe_text(corpus["root"]))
+    assert first.exit_code == 0, first.output
+    assert len(checks) == 1
+    tok = tmp_path / "tokenizer.json"
+    shutil.copy(tmp_path / "a" / "tokenizer" / "tokenizer.json", tok)
+    text = recipe_text(corpus["root"]).replace(
+        "  train: {vocab_size: 600, sample_bytes: 200000}", f"  path: {tok}"
+    )
+    assert (
+        build(tmp_path / "b", text).exit_code == 0 and len(checks) == 2
+    )  # the trained one was checked as a file
+    same = build(tmp_path / "c", text)
+    assert same.exit_code == 0 and len(checks) == 2  # another folder, same tokenizer and inputs: no check
+    backend = json.loads((tmp_path / "c" / "tokenizer" / "backend.json").read_text())
+    assert backend["backend"] == "tiktoken" and backend["reason"].startswith("tiktoken: identical ids on ")
+    assert json.loads((tmp_path / "b" / "tokenizer" / "backend.json").read_text()) == backend
+    fewer = text.replace(f'"{corpus["root"]}/web/*.gz", ', "")  # other inputs: another probe sample
+    assert build(tmp_path / "d", fewer).exit_code == 0 and len(checks) == 3
+    raw = json.loads(tok.read_text())
+    raw["added_tokens"][0]["content"] = raw["added_tokens"][0]["content"]  # same tokens, other bytes
+    tok.write_text(json.dumps(raw, indent=1))
+    assert build(tmp_path / "e", text).exit_code == 0 and len(checks) == 4
+    assert len(list((tmp_path / "cache" / "tokenizer-checks").glob("*.json"))) == 4

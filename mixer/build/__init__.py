@@ -9,16 +9,29 @@
 - :mod:`mixer.build.run`: the build and the mix end to end.
 """
 
-from mixer.build.plan import BuildPlan, SourcePlan, default_output, describe_plan, plan_build
-from mixer.build.run import BuildOptions, run_build, run_mix
+from __future__ import annotations
 
-__all__ = [
-    "BuildOptions",
-    "BuildPlan",
-    "SourcePlan",
-    "default_output",
-    "describe_plan",
-    "plan_build",
-    "run_build",
-    "run_mix",
-]
+from typing import Any
+
+# Imported on first use: a pool worker imports modules of this package (the pipeline's steps) and should not
+# pay for the planning and mixing code (numba, the recipe's phases) it never runs.
+_EXPORTS = {
+    "BuildPlan": "mixer.build.plan",
+    "SourcePlan": "mixer.build.plan",
+    "default_output": "mixer.build.plan",
+    "describe_plan": "mixer.build.plan",
+    "plan_build": "mixer.build.plan",
+    "BuildOptions": "mixer.build.run",
+    "run_build": "mixer.build.run",
+    "run_mix": "mixer.build.run",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'mixer.build' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(_EXPORTS[name]), name)

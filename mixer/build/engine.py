@@ -80,6 +80,31 @@ def _start_workers_deaf_to_ctrl_c() -> None:
             signal.signal(s, handler)
 
 
+# What every pool worker imports before its first task (about a second of a worker's start-up).
+WORKER_MODULES = ("dill", "datatrove.executor.local", "mixer.build.local", "mixer.build.stages.tokenize")
+
+
+def warm_up_workers(choice: ExecutorChoice, modules: list[str], tokenizer: Path | None = None) -> None:
+    """Start the fork server that the local pool's workers are forked from now, importing
+    :data:`WORKER_MODULES` and ``modules`` (the readers and steps of the pipelines to come) and loading
+    ``tokenizer`` (:mod:`mixer.build.warm`), so that it does so while the build does other work (the
+    tokenizer's identity check) and every worker starts with that done. Does nothing for other executors
+    or a single worker (tasks run in this process), or when the fork server is already running."""
+    if choice.type != "local" or choice.workers <= 1:
+        return
+    from multiprocess import forkserver
+
+    from mixer.build.warm import ENV
+
+    if tokenizer is not None:
+        os.environ[ENV] = str(tokenizer)
+    else:
+        os.environ.pop(ENV, None)
+    # a module that cannot be imported is skipped; the worker imports what it needs itself
+    forkserver.set_forkserver_preload(["__main__", *WORKER_MODULES, *modules, "mixer.build.warm"])
+    _start_workers_deaf_to_ctrl_c()
+
+
 def _do_nothing(signum: int, frame: object) -> None:
     pass
 

@@ -53,6 +53,7 @@ def run_build(plan: BuildPlan, options: BuildOptions | None = None) -> dict[str,
     Holds the output folder's lock throughout: a second build of the same folder is refused. SIGTERM and
     SIGHUP stop it as Ctrl-C does (:mod:`mixer.build.signals`); libraries' logs go to ``work/``.
     """
+    from mixer.build.engine import choose_executor, warm_up_workers
     from mixer.build.lock import output_lock
     from mixer.build.logs import Verbosity, build_logging
     from mixer.build.plan import output_folder_error
@@ -67,6 +68,11 @@ def run_build(plan: BuildPlan, options: BuildOptions | None = None) -> dict[str,
         raise error from None
     options = options or BuildOptions()
     with signals_end_like_ctrl_c(), output_lock(plan.output):
+        # the pool's fork server imports and loads what the workers need while this process prepares
+        choice = choose_executor(
+            plan.recipe.executor, type=options.executor, tasks=options.tasks, workers=options.workers
+        )
+        warm_up_workers(choice, worker_modules(plan), known_tokenizer(plan))
         with build_logging(plan.output / "work", Verbosity(options.verbosity)):
             return _run_build(plan, options)
 
@@ -96,11 +102,11 @@ def _run_build(plan: BuildPlan, options: BuildOptions) -> dict[str, Any]:
     record = plan_record(plan.sources)  # what `mixer status` reads
     write_json_atomic(output / "work" / PLAN_FILE, record, sort_keys=False)
 
-    info = prepare_tokenizer(plan, echo)
-    dtype = dtype_for_vocab(info.vocab_size)
     choice = choose_executor(
         recipe.executor, type=options.executor, tasks=options.tasks, workers=options.workers
     )
+    info = prepare_tokenizer(plan, echo)
+    dtype = dtype_for_vocab(info.vocab_size)
     choice = dataclasses.replace(choice, work=output / "work")  # where submitted Slurm jobs are recorded
     echo(
         f"tokenizer: {info.vocab_size} ids, EOS {info.eos_token!r} = {info.eos_id}, backend {info.backend}; "
@@ -137,6 +143,26 @@ def _run_build(plan: BuildPlan, options: BuildOptions) -> dict[str, Any]:
 
         clear_signatures(dedup.folder)
     return manifest
+
+
+def worker_modules(plan: BuildPlan) -> list[str]:
+    """The modules the build's pipelines import in a worker: each source's reader, the quality and dedup
+    steps when the recipe has them."""
+    modules = {sp.config.reader_class.split(":")[0] for sp in plan.sources}
+    if plan.recipe.dedup is not None or any(sp.config.filters for sp in plan.sources):
+        modules.add("mixer.build.stages.quality")
+    if plan.recipe.dedup is not None:
+        modules.add("mixer.build.stages.dedup")
+    return sorted(modules)
+
+
+def known_tokenizer(plan: BuildPlan) -> Path | None:
+    """The tokenizer file the build will use, when known before it is prepared: the recipe's path, or the
+    copy a previous build left (the worker checks its bytes either way)."""
+    if plan.recipe.tokenizer.path is not None:
+        return Path(plan.recipe.tokenizer.path)
+    previous = plan.output / "tokenizer" / "tokenizer.json"
+    return previous if previous.is_file() else None
 
 
 def run_mix(

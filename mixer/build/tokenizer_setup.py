@@ -15,7 +15,7 @@ import shutil
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mixer.errors import MixerError, PlanError
 from mixer.sources.base import InputFile, SourceConfig
@@ -179,8 +179,10 @@ def _checked_backend(
 ) -> TokenizerInfo:
     """Load the tokenizer; the identity check of the fast backend runs once per tokenizer and probe sample.
 
-    A rerun (or a resumed build) finds the verdict in ``tokenizer/backend.json``, keyed by the tokenizer's
-    fingerprint and a hash of the probe texts, and skips re-encoding the probes with HF tokenizers.
+    The verdict is kept in ``tokenizer/backend.json`` and in the user's cache (:func:`verdict_cache`), keyed
+    by the tokenizer's fingerprint, a hash of the probe texts, the versions of tiktoken and tokenizers and
+    of the code that converts and probes: a rerun, a resumed build, or a build of the same inputs into
+    another folder skips re-encoding the probes with both backends.
     """
     import dataclasses
 
@@ -193,14 +195,48 @@ def _checked_backend(
         "requested": backend,
         "eos": eos,
     }
-    if backend != "hf" and cache.is_file():
-        cached = json.loads(cache.read_text())
-        if cached.get("key") == key:
-            info = load_tokenizer_info(target, eos_token=eos, backend="hf")
-            return dataclasses.replace(info, backend=cached["backend"], backend_reason=cached["reason"])
+    if backend != "hf":
+        shared = verdict_cache(key)
+        for path in (cache, shared):
+            try:
+                cached = json.loads(path.read_text()) if path is not None else None
+            except (OSError, ValueError):
+                cached = None
+            if isinstance(cached, dict) and cached.get("key") == key:
+                if path != cache:
+                    write_json_atomic(cache, cached)
+                info = load_tokenizer_info(target, eos_token=eos, backend="hf")
+                return dataclasses.replace(info, backend=cached["backend"], backend_reason=cached["reason"])
     info = load_tokenizer_info(target, eos_token=eos, backend=backend, probe_texts=probes)
-    write_json_atomic(cache, {"key": key, "backend": info.backend, "reason": info.backend_reason})
+    verdict = {"key": key, "backend": info.backend, "reason": info.backend_reason}
+    write_json_atomic(cache, verdict)
+    if backend != "hf" and (shared := verdict_cache(key)) is not None:
+        try:
+            write_json_atomic(shared, verdict)
+        except OSError:
+            pass  # a cache that cannot be written only means checking again next time
     return info
+
+
+def verdict_cache(key: dict[str, Any]) -> Path | None:
+    """The file in the user's cache (:func:`mixer.cache.cache_dir`) that holds the identity check's verdict
+    for ``key``, with the versions of both backends and a hash of mixer's conversion and probe code."""
+    import tiktoken
+    import tokenizers
+
+    from mixer.cache import cache_dir
+    from mixer.shards import tokenizer as code
+
+    root = cache_dir("tokenizer-checks")
+    if root is None:
+        return None
+    full = {
+        **key,
+        "tiktoken": tiktoken.__version__,
+        "tokenizers": tokenizers.__version__,
+        "code": hashlib.sha256(Path(code.__file__).read_bytes()).hexdigest(),
+    }
+    return root / (hashlib.sha256(json.dumps(full, sort_keys=True).encode()).hexdigest()[:32] + ".json")
 
 
 def _fetch_from_hub(name: str, target: Path) -> None:

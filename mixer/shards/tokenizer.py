@@ -99,7 +99,9 @@ def load_tokenizer_info(
     if backend == "hf":
         chosen, reason = "hf", "hf: requested (tokenizer.backend: hf)"
     else:
-        chosen, reason = _choose_fast_backend(hf, spec, probe_texts)
+        chosen, reason = _choose_fast_backend(
+            hf, spec, probe_texts, "sha256:" + hashlib.sha256(raw).hexdigest()
+        )
         if backend == "tiktoken" and chosen != "tiktoken":
             raise TokenizerError(
                 f"tokenizer.backend: tiktoken cannot reproduce the ids of {file} "
@@ -224,7 +226,7 @@ def benchmark_backends(texts: Sequence[str], info: TokenizerInfo, repeats: int =
     """
     texts = list(texts)
     hf = _hf_for(info)
-    encoding = _tiktoken_encoding(*_loaded(info))
+    encoding = _tiktoken_encoding(*_loaded(info), info.fingerprint)
     tiktoken_backend = _TiktokenBackend(encoding) if not isinstance(encoding, str) else None
     encoder = Encoder(info)
     tokens = sum(len(e.ids) for e in hf.encode_batch(texts, add_special_tokens=False))
@@ -398,6 +400,19 @@ def _repair_surrogates(text: str) -> str:
 
 _LOADED: dict[tuple[str, str], tuple[Tokenizer, dict[str, Any]]] = {}
 _BACKENDS: dict[TokenizerInfo, _HFBackend | _TiktokenBackend] = {}
+# By fingerprint: a tokenizer loaded ahead of time (:func:`warm`), with its tiktoken conversion (or why none).
+_WARM: dict[str, tuple[Tokenizer, dict[str, Any], tiktoken.Encoding | str]] = {}
+
+
+def warm(path: str | Path) -> None:
+    """Load the tokenizer at ``path`` and convert it to tiktoken now, into this process's caches: a process
+    forked from this one later (a build's pool worker, from the fork server) starts with them. They are
+    used only for a file whose bytes have the same fingerprint, checked when the worker loads it."""
+    file = Path(path)
+    raw = file.read_bytes()
+    hf, spec = _hf_from_bytes(raw, file), _parse_spec(raw, file)
+    fp = "sha256:" + hashlib.sha256(raw).hexdigest()
+    _WARM[fp] = (hf, spec, _tiktoken_encoding(hf, spec, fp))
 
 
 def _loaded(info: TokenizerInfo) -> tuple[Tokenizer, dict[str, Any]]:
@@ -415,7 +430,10 @@ def _loaded(info: TokenizerInfo) -> tuple[Tokenizer, dict[str, Any]]:
                 f"tokenizer: {file} changed since it was loaded ({info.fingerprint} is now {now}); "
                 "rerun so that every document is encoded by the same tokenizer"
             )
-        _LOADED[key] = (_hf_from_bytes(raw, file), _parse_spec(raw, file))
+        if now in _WARM:
+            _LOADED[key] = _WARM[now][:2]
+        else:
+            _LOADED[key] = (_hf_from_bytes(raw, file), _parse_spec(raw, file))
     return _LOADED[key]
 
 
@@ -427,7 +445,9 @@ def _backend_for(info: TokenizerInfo) -> _HFBackend | _TiktokenBackend:
     if info not in _BACKENDS:
         if info.backend == "tiktoken":
             # Deterministic from the file's bytes, which _loaded has checked: the probes the parent ran hold.
-            encoding = _tiktoken_encoding(*_loaded(info))
+            loaded = _loaded(info)  # checks the file's fingerprint
+            warmed = _WARM.get(info.fingerprint)
+            encoding = warmed[2] if warmed is not None else _tiktoken_encoding(*loaded, info.fingerprint)
             if isinstance(encoding, str):
                 raise TokenizerError(f"tokenizer: {info.path} does not convert to tiktoken ({encoding})")
             _BACKENDS[info] = _TiktokenBackend(encoding)
@@ -436,9 +456,11 @@ def _backend_for(info: TokenizerInfo) -> _HFBackend | _TiktokenBackend:
     return _BACKENDS[info]
 
 
-def _choose_fast_backend(hf: Tokenizer, spec: dict[str, Any], probe_texts: Sequence[str]) -> tuple[str, str]:
+def _choose_fast_backend(
+    hf: Tokenizer, spec: dict[str, Any], probe_texts: Sequence[str], fingerprint: str | None = None
+) -> tuple[str, str]:
     """("tiktoken", why) when the conversion is exact and agrees with HF on every probe, else ("hf", why)."""
-    encoding = _tiktoken_encoding(hf, spec)
+    encoding = _tiktoken_encoding(hf, spec, fingerprint)
     if isinstance(encoding, str):
         return "hf", f"hf: {encoding}"
     texts = _probe_texts(spec) + [t for t in probe_texts if t]
@@ -504,8 +526,11 @@ def _pre_tokenizer_pattern(pre: dict[str, Any] | None) -> str:
     return BYTE_LEVEL_PATTERN
 
 
-def _tiktoken_encoding(hf: Tokenizer, spec: dict[str, Any]) -> tiktoken.Encoding | str:
-    """A tiktoken Encoding with exactly HF's ids, or a human-readable reason why there cannot be one."""
+def _tiktoken_encoding(
+    hf: Tokenizer, spec: dict[str, Any], fingerprint: str | None = None
+) -> tiktoken.Encoding | str:
+    """A tiktoken Encoding with exactly HF's ids, or a human-readable reason why there cannot be one.
+    ``fingerprint`` (the file's): the conversion's ranks may come from, and go to, the user's cache."""
     model = spec["model"]
     if model.get("type") != "BPE":
         return f"{model.get('type')} model, not BPE"
@@ -530,6 +555,61 @@ def _tiktoken_encoding(hf: Tokenizer, spec: dict[str, Any]) -> tiktoken.Encoding
     missing = [f"0x{b:02x}" for c, b in BYTE_OF_CHAR.items() if c not in vocab]
     if missing:
         return f"not byte-level: the vocabulary lacks the byte tokens {', '.join(missing[:8])}"
+    ranks = _cached_ranks(hf, spec, fingerprint)
+    if isinstance(ranks, str):
+        return ranks
+
+    import tiktoken
+
+    try:
+        # One special token that is never allowed while encoding: with none at all, tiktoken's scan for
+        # special tokens degenerates to matching the empty string at every position (1.5x slower).
+        sentinel = {"<|mixer: no special tokens in documents|>": max(vocab.values()) + 1}
+        return tiktoken.Encoding("mixer", pat_str=pattern, mergeable_ranks=ranks, special_tokens=sentinel)
+    except ValueError as e:
+        return f"the pre-tokenizer regex does not compile in tiktoken ({e})"
+
+
+def _cached_ranks(hf: Tokenizer, spec: dict[str, Any], fingerprint: str | None) -> dict[bytes, int] | str:
+    """:func:`_mergeable_ranks`, kept in the user's cache by the tokenizer's fingerprint (with tiktoken's
+    version and a hash of this module): the conversion takes tenths of a second, paid by every process
+    that encodes (each Slurm or Ray task) and by the check."""
+    import base64
+
+    import tiktoken
+
+    from mixer.cache import cache_dir
+
+    root = cache_dir("tiktoken-ranks") if fingerprint else None
+    path = None
+    if root is not None:
+        key = (
+            f"{fingerprint}|{tiktoken.__version__}|{hashlib.sha256(Path(__file__).read_bytes()).hexdigest()}"
+        )
+        path = root / (hashlib.sha256(key.encode()).hexdigest()[:32] + ".ranks")
+        try:
+            lines = path.read_bytes().splitlines()
+            if lines and lines[0] == b"mixer tiktoken ranks 1":
+                return {base64.b64decode(t): int(r) for t, r in (line.split() for line in lines[1:])}
+        except (OSError, ValueError):
+            pass
+    ranks = _mergeable_ranks(hf, spec)
+    if path is not None and not isinstance(ranks, str):
+        from mixer.atomic import write_text_atomic
+
+        body = "".join(f"{base64.b64encode(t).decode()} {r}\n" for t, r in ranks.items())
+        try:
+            write_text_atomic(path, "mixer tiktoken ranks 1\n" + body)
+        except OSError:
+            pass  # computed again next time
+    return ranks
+
+
+def _mergeable_ranks(hf: Tokenizer, spec: dict[str, Any]) -> dict[bytes, int] | str:
+    """tiktoken's mergeable ranks for a byte-level BPE: every byte, then every merge's token that HF's BPE
+    can reach, with HF's ids; or why there are none."""
+    model = spec["model"]
+    vocab: dict[str, int] = model.get("vocab") or {}
     ranks = {bytes([b]): vocab[c] for c, b in BYTE_OF_CHAR.items()}
     previous = (-1, "")
     for i, merge in enumerate(model.get("merges") or []):
@@ -550,16 +630,7 @@ def _tiktoken_encoding(hf: Tokenizer, spec: dict[str, Any]) -> tiktoken.Encoding
         produced = hf.model.tokenize(token)
         if len(produced) == 1 and produced[0].id == vocab[token]:
             ranks[bytes(BYTE_OF_CHAR[c] for c in token)] = vocab[token]
-
-    import tiktoken
-
-    try:
-        # One special token that is never allowed while encoding: with none at all, tiktoken's scan for
-        # special tokens degenerates to matching the empty string at every position (1.5x slower).
-        sentinel = {"<|mixer: no special tokens in documents|>": max(vocab.values()) + 1}
-        return tiktoken.Encoding("mixer", pat_str=pattern, mergeable_ranks=ranks, special_tokens=sentinel)
-    except ValueError as e:
-        return f"the pre-tokenizer regex does not compile in tiktoken ({e})"
+    return ranks
 
 
 # ---------------------------------------------------------------------------------------------------------
