@@ -80,13 +80,13 @@ def main(large: bool = True) -> list[dict]:
     rows, results = [], []
     runs = [("demo (`recipes/demo.yaml`)", ROOT / "recipes" / "demo.yaml")]
     if large:
-        from bench.corpus import prose_and_code
-        from bench.tokenize import tokenizer_path
+        from bench.corpus import corpus_files, prose_and_code
+        from bench.tokenize import SIZES, tokenizer_path
 
-        files = prose_and_code(400_000_000)
+        files = corpus_files(prose_and_code(SIZES["170M"]))
         with tempfile.TemporaryDirectory() as tmp:
-            recipe = large_recipe(Path(tmp), files, tokenizer_path())
-            runs.append(("prose and code, 400 MB of JSONL", recipe))
+            recipe = large_recipe(Path(tmp), [str(f) for f in files], tokenizer_path())
+            runs.append(("unseen prose and code (bench/corpus.py), 174M tokens", recipe))
             results = [_measure(name, recipe) for name, recipe in runs]
     else:
         results = [_measure(name, recipe) for name, recipe in runs]

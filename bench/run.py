@@ -1,9 +1,22 @@
 """`make bench`: every benchmark, printed as tables (figures are recorded in BENCHMARKS.md)."""
 
-from bench import commits, dedup, filters, pipeline, quality, reblend, tokenize, train, verified
+from bench import (
+    commits,
+    dedup,
+    filters,
+    footprint,
+    pipeline,
+    quality,
+    reblend,
+    tokenize,
+    train,
+    verified,
+)
 
 if __name__ == "__main__":
     tokenize.main()
+    tokenize.main_unseen()
+    footprint.main()
     reblend.main()
     verified.main()
     commits.main()
@@ -11,4 +24,5 @@ if __name__ == "__main__":
     filters.main()
     quality.main()
     pipeline.main()
+    pipeline.main(corpus="other-prose")
     train.main([])

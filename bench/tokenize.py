@@ -23,6 +23,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -226,6 +227,9 @@ def measure(variant: str, workers: int, copies: int = 1, folder: Path | None = N
     env = dict(os.environ)
     if variant in ("hf", "tiktoken"):  # one thread per process, like a datatrove or mixer worker
         env["TOKENIZERS_PARALLELISM"] = "false"
+    if variant == "mixer-first":  # no verdict of the tokenizer check, no tiktoken conversion kept yet
+        env["MIXER_CACHE_DIR"] = tempfile.mkdtemp(prefix="mixer-cache-")
+        variant = "mixer"
     # the previous run's output goes before the clock starts (a fresh folder: no cached tokenizer verdict)
     shutil.rmtree(OUT / f"run-{variant}", ignore_errors=True)
     args = [sys.executable, "-m", "bench.tokenize", variant, str(workers), str(copies)]
@@ -304,10 +308,11 @@ def main(repeats: int = 3, workers: int = 2, copies: int = 3) -> list[dict]:
 # corpus bytes (half prose, half code) for about this many tokens: the bench's tokenizer makes ~3.75 bytes
 # a token of this text (42 MB gave 11.3M tokens), so these sizes match the sample's x1 and x10 runs
 SIZES = {"18M": 68_000_000, "170M": 640_000_000}
-UNSEEN = ["tiktoken", "datatrove", "mixer"]
+UNSEEN = ["tiktoken", "datatrove", "mixer-first", "mixer"]
 UNSEEN_NAMES = {
     "tiktoken": "bare tiktoken",
     "datatrove": "datatrove JsonlReader + DocumentTokenizer",
+    "mixer-first": "mixer build, first with this tokenizer (empty user cache)",
     "mixer": "mixer build",
 }
 
@@ -336,7 +341,7 @@ def main_unseen(sizes: tuple[str, ...] = ("18M", "170M"), repeats: int = 3, work
                 print(f"{size} {v}: {runs[v][-1]['wall']:.1f} s", file=sys.stderr, flush=True)
         results[size] = runs
         counts = {v: {r["tokens"] for r in runs[v]} for v in UNSEEN}
-        if len(counts["mixer"] | counts["datatrove"]) != 1:
+        if len(counts["mixer"] | counts["mixer-first"] | counts["datatrove"]) != 1:
             raise SystemExit(
                 f"{size}: token counts differ: mixer {sorted(counts['mixer'])}, "
                 f"datatrove {sorted(counts['datatrove'])} ({folders[size]})"

@@ -148,7 +148,7 @@ def _run_build(plan: BuildPlan, options: BuildOptions) -> dict[str, Any]:
 def worker_modules(plan: BuildPlan) -> list[str]:
     """The modules the build's pipelines import in a worker: each source's reader, the quality and dedup
     steps when the recipe has them."""
-    modules = {sp.config.reader_class.split(":")[0] for sp in plan.sources}
+    modules = {sp.config.reader_class.split(":")[0] for sp in plan.sources if sp.config.reader_class}
     if plan.recipe.dedup is not None or any(sp.config.filters for sp in plan.sources):
         modules.add("mixer.build.stages.quality")
     if plan.recipe.dedup is not None:

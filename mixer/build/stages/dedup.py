@@ -189,10 +189,13 @@ def cluster(folder: Path, ids: FileIds, cfg: DedupConfig, priority: list[str]) -
         [rank_of_source[ids.sources[ids.source_of(g)]] for g in range(ids.total)], np.int64
     )
     prio_all = source_rank[gid_all] if len(gid_all) else np.zeros(0, np.int64)
-    # one number per document that orders the keep preference: priority, then file, then position
-    order_key = {
-        (int(g), int(d)): i for i, (g, d) in enumerate(zip(gid_all.tolist(), doc_all.tolist(), strict=False))
-    }
+    # document number of (file, position): documents are numbered file after file
+    first_of_file = np.concatenate([[0], np.cumsum([len(d) for d in docs], dtype=np.int64)])
+
+    def number(doc: tuple[int, int]) -> int:
+        return int(first_of_file[doc[0]]) + doc[1]
+
+    # the keep preference: priority, then file, then position
     preference = np.lexsort((doc_all, gid_all, prio_all))
     rank_of = np.empty(len(preference), np.int64)
     rank_of[preference] = np.arange(len(preference))
@@ -223,7 +226,7 @@ def cluster(folder: Path, ids: FileIds, cfg: DedupConfig, priority: list[str]) -
         for a, b in _pairs(folder / "pairs"):
             if signatures is not None and signatures.similarity(a, b) < cfg.near.threshold:
                 continue
-            ra, rb = find(order_key[a]), find(order_key[b])
+            ra, rb = find(number(a)), find(number(b))
             if ra != rb:
                 parent[max(ra, rb, key=lambda k: rank_of[k])] = min(ra, rb, key=lambda k: rank_of[k])
         clusters: dict[int, list[int]] = {}
