@@ -138,10 +138,6 @@ def _run_build(plan: BuildPlan, options: BuildOptions) -> dict[str, Any]:
     mixed = mix(output, recipe, dtype.name, echo, counter, data_root=options.data_root)
     manifest = make_manifest(plan, info, dtype.name, results, mixed)
     write_json_atomic(output / MANIFEST, manifest, sort_keys=False)  # keeps source and phase order
-    if dedup is not None and not recipe.build.keep_work:
-        from mixer.build.stages.dedup import clear_signatures
-
-        clear_signatures(dedup.folder)
     return manifest
 
 
@@ -316,7 +312,13 @@ def run_dedup(plan: BuildPlan, choice: Any, echo: Echo) -> DedupResult:
     """Signatures of every source, candidate pairs, clusters (see :mod:`mixer.build.stages.dedup`); resumable."""
     from mixer.build.engine import run_pipeline
     from mixer.build.progress import signatures_progress
-    from mixer.build.stages.dedup import DedupSignature, FileIds, candidate_pairs_step, cluster
+    from mixer.build.stages.dedup import (
+        DedupSignature,
+        FileIds,
+        candidate_pairs_step,
+        clear_signatures,
+        cluster,
+    )
     from mixer.build.stages.quality import QualityStage
 
     cfg = plan.recipe.dedup
@@ -380,6 +382,8 @@ def run_dedup(plan: BuildPlan, choice: Any, echo: Echo) -> DedupResult:
             )
     ids = FileIds(sources, offsets, [len(sp.inputs.files) for sp in plan.sources])
     summary = cluster(folder, ids, cfg, priority)
+    if not plan.recipe.build.keep_work:
+        clear_signatures(folder)  # only clustering reads them: they go before tokenizing adds its parts
     echo(
         f"dedup: {_removed_total(summary):,} of {summary['documents']:,} documents are duplicates "
         f"({time.monotonic() - started:.1f}s)"

@@ -18,8 +18,8 @@ It runs before tokenizing, in three resumable stages under ``work/dedup/<key>/``
    kind (exact or near) and the document it duplicates: ``remove/<gid>.npy``, plus ``dedup.json``
    (counts per source, kind and source duplicated) and ``done`` when everything is written.
 
-When the build finishes it removes the signatures and candidate pairs (:func:`clear_signatures`; the
-recipe's ``build.keep_work`` keeps them); the decisions stay, so any source can be tokenized again.
+Once the clusters are decided the build removes the signatures and candidate pairs (:func:`clear_signatures`;
+the recipe's ``build.keep_work`` keeps them); the decisions stay, so any source can be tokenized again.
 
 The tokenize pipeline then drops the listed documents (:class:`DedupRemovals`, used by the quality stage),
 counting them per file as ``dedup`` drops with the reason ``exact_of_<source>`` or ``near_of_<source>``.
