@@ -62,3 +62,22 @@ def test_the_filter_decides_as_datatrove_on_real_text():
     decisions = [ours.filter(Document(text=t, id=str(i))) for i, t in enumerate(texts)]
     assert decisions == [reference.filter(Document(text=t, id=str(i))) for i, t in enumerate(texts)]
     assert {d if d is True else d[1] for d in decisions} >= {True, "dup_line_frac", "empty"}
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_long_walk_matches_datatrove_on_long_repetitive_words(seed):
+    """Word lists long enough for NGramWalk, from small vocabularies (many repeats, skips and n-grams that
+    are equal once joined), from real text, and both mixed."""
+    from mixer.filters.repetition import LONG, NGramWalk
+
+    rng = random.Random(seed)
+    vocabulary = ["a", "b", "ab", "ba", "c", "a b", "é", "\U0001f600", "the", "x"][: 3 + seed]
+    real = " ".join(stdlib_texts(3, 3000)).split()
+    for length in (LONG + 10, 700, 2000):
+        small = [rng.choice(vocabulary) for _ in range(length)]
+        mixed = [w if rng.random() < 0.7 else rng.choice(vocabulary) for w in real[:length]]
+        for words in (small, real[:length], mixed, small[: length // 2] * 2):
+            walk = NGramWalk(words)
+            for n in (2, 5, 6, 8, 10):
+                assert walk.duplicate_chars(n) == find_all_duplicate(words, n), (seed, length, n)
+                assert all_duplicate_chars(words, n) == find_all_duplicate(words, n)
