@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import os
 import sysconfig
@@ -119,3 +120,15 @@ sources:
     type: text
     paths: ["{root}/notes"]
 {extra}"""
+
+
+def output_tree(out: Path) -> dict[str, str]:
+    """sha256 of every file of a build output except its resumable work area (with the output folder's own
+    path, which megatron.args names, replaced by a placeholder): what must be byte-identical."""
+    return {
+        str(p.relative_to(out)): hashlib.sha256(
+            p.read_bytes().replace(str(out).encode(), b"<OUT>")
+        ).hexdigest()
+        for p in sorted(out.rglob("*"))
+        if p.is_file() and p.relative_to(out).parts[0] != "work"
+    }

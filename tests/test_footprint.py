@@ -3,7 +3,6 @@ signatures, and resuming, up-to-date checks and `mixer verify` still work after 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -11,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import recipe_text
+from conftest import output_tree, recipe_text
 
 import mixer.build.assemble as assemble
 from mixer.cli import main
@@ -37,17 +36,6 @@ def build(out: Path, text: str | None = None, *args: str):
     return CliRunner().invoke(
         main, ["build", str(recipe_file), "-o", str(out), "--tasks", "4", "--workers", "1", *args]
     )
-
-
-def tree(out: Path) -> dict[str, str]:
-    """sha256 of every file of the output but its work area (the output's own path replaced)."""
-    return {
-        str(p.relative_to(out)): hashlib.sha256(
-            p.read_bytes().replace(str(out).encode(), b"<OUT>")
-        ).hexdigest()
-        for p in sorted(out.rglob("*"))
-        if p.is_file() and p.relative_to(out).parts[0] != "work"
-    }
 
 
 def token_files(folder: Path) -> list[str]:
@@ -99,24 +87,24 @@ def test_a_finished_build_keeps_no_parts_no_signatures_and_one_copy_of_the_rejec
 def test_verify_and_an_up_to_date_rebuild_after_the_cleanup(reference):
     result = CliRunner().invoke(main, ["verify", str(reference)])
     assert result.exit_code == 0, result.output
-    before = tree(reference)
+    before = output_tree(reference)
     result = build(reference)
     assert result.exit_code == 0, result.output
     stages = [line.split(":")[0] for line in result.output.splitlines() if "up to date" in line]
     assert stages == ["dedup", "web", "code", "notes", "pretrain"]
     assert "tokeniz" not in result.output.replace("tokenizer:", "")
-    assert tree(reference) == before
+    assert output_tree(reference) == before
 
 
 def test_a_source_whose_shards_were_deleted_is_built_again_from_its_inputs(reference, tmp_path):
     out = tmp_path / "out"
-    shutil.copytree(reference, out)
+    shutil.copyoutput_tree(reference, out)
     shutil.copy(reference.parent / "ref.yaml", tmp_path / "out.yaml")
-    shutil.rmtree(out / "sources" / "web")
+    shutil.rmoutput_tree(out / "sources" / "web")
     result = build(out)
     assert result.exit_code == 0, result.output
     assert "web: tokenizing 3 files" in result.output and "code: up to date" in result.output
-    assert tree(out) == tree(reference)
+    assert output_tree(out) == output_tree(reference)
     assert token_files(out / "work") == []
 
 
@@ -197,14 +185,14 @@ def test_a_build_stopped_while_assembling_carries_on_after_its_last_complete_sha
             lost += len(part["files"])
     if stop_at == "last":  # every part was copied: the last one's tokens are only in the unfinished shard
         assert lost >= 5
-    shutil.rmtree(key / "datatrove" / "stats")
+    shutil.rmoutput_tree(key / "datatrove" / "stats")
 
     result = build(out)
     assert result.exit_code == 0, result.output
     message = f"notes: {lost} files whose tokens were in a shard left unfinished are tokenized again"
     assert (message in result.output) == (lost > 0)
     assert files_read(out, "notes") == lost
-    assert tree(out) == tree(reference)
+    assert output_tree(out) == output_tree(reference)
     assert token_files(out / "work") == []
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import signal
 import subprocess
@@ -11,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import recipe_text
+from conftest import output_tree, recipe_text
 
 EXTRA = """\
 build: {keep_rejected: true}
@@ -27,18 +26,6 @@ FILTERS = "    type: jsonl\n    filters: [{gopher_repetition: {}}, {c4_quality: 
 def recipe(corpus_root: Path) -> str:
     # web gets quality steps, so the kill points include filtering
     return recipe_text(corpus_root, extra=EXTRA).replace("    type: jsonl\n", FILTERS, 1)
-
-
-def tree(out: Path) -> dict[str, str]:
-    """sha256 of every file of a build output except its resumable work area (with the output folder's own
-    path, which megatron.args names, replaced by a placeholder)."""
-    return {
-        str(p.relative_to(out)): hashlib.sha256(
-            p.read_bytes().replace(str(out).encode(), b"<OUT>")
-        ).hexdigest()
-        for p in sorted(out.rglob("*"))
-        if p.is_file() and p.relative_to(out).parts[0] != "work"
-    }
 
 
 def build_cmd(recipe_file: Path, out: Path) -> list[str]:
@@ -63,7 +50,7 @@ def reference(corpus, tmp_path_factory):
     recipe_file = tmp / "recipe.yaml"
     recipe_file.write_text(recipe(corpus["root"]))
     subprocess.run(build_cmd(recipe_file, tmp / "ref"), check=True, capture_output=True)
-    return recipe_file, tree(tmp / "ref")
+    return recipe_file, output_tree(tmp / "ref")
 
 
 # Each point is a file whose appearance means the build is in that stage: kill it right then.
@@ -101,4 +88,4 @@ def test_kill_at_any_stage_then_resume_is_byte_identical(reference, tmp_path, po
     assert not (out / "manifest.json").exists()  # an interrupted build never looks finished
     result = subprocess.run(build_cmd(recipe_file, out), capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    assert tree(out) == expected
+    assert output_tree(out) == expected
