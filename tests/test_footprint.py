@@ -98,9 +98,9 @@ def test_verify_and_an_up_to_date_rebuild_after_the_cleanup(reference):
 
 def test_a_source_whose_shards_were_deleted_is_built_again_from_its_inputs(reference, tmp_path):
     out = tmp_path / "out"
-    shutil.copyoutput_tree(reference, out)
+    shutil.copytree(reference, out)
     shutil.copy(reference.parent / "ref.yaml", tmp_path / "out.yaml")
-    shutil.rmoutput_tree(out / "sources" / "web")
+    shutil.rmtree(out / "sources" / "web")
     result = build(out)
     assert result.exit_code == 0, result.output
     assert "web: tokenizing 3 files" in result.output and "code: up to date" in result.output
@@ -185,7 +185,7 @@ def test_a_build_stopped_while_assembling_carries_on_after_its_last_complete_sha
             lost += len(part["files"])
     if stop_at == "last":  # every part was copied: the last one's tokens are only in the unfinished shard
         assert lost >= 5
-    shutil.rmoutput_tree(key / "datatrove" / "stats")
+    shutil.rmtree(key / "datatrove" / "stats")
 
     result = build(out)
     assert result.exit_code == 0, result.output
