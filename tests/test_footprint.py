@@ -119,6 +119,12 @@ def test_keep_work_keeps_signatures_and_sidecars_but_never_a_second_copy_of_the_
     assert len(sidecars) == 4  # one part per task
     [dedup] = (out / "work" / "dedup").iterdir()
     assert {"exact", "minhash", "pairs"} <= {p.name for p in dedup.iterdir()}
+    # without keep_work (the same build key), an up-to-date build clears what was kept
+    result = build(out, recipe(corpus["root"]))
+    assert result.exit_code == 0 and result.output.count("up to date") == 5, result.output
+    assert not (key / "parts").exists() and not {"exact", "minhash", "pairs"} & {
+        p.name for p in dedup.iterdir()
+    }
 
 
 def test_peak_disk_while_assembling_is_the_output_plus_one_part(corpus, tmp_path, monkeypatch):

@@ -337,6 +337,8 @@ def run_dedup(plan: BuildPlan, choice: Any, echo: Echo) -> DedupResult:
     if (folder / "done").is_file():
         summary = json.loads((folder / "dedup.json").read_text())
         echo(f"dedup: up to date ({_removed_total(summary):,} duplicates)")
+        if not plan.recipe.build.keep_work:
+            clear_signatures(folder)  # signatures an older mixer kept
         return DedupResult(folder, key, sources, offsets, summary)
 
     started = time.monotonic()
@@ -423,6 +425,7 @@ def build_source(
     assembled = read_assembled(shard_dir, work)
     if assembled is not None:
         echo(f"{sp.name}: up to date ({assembled['documents']:,} documents, {assembled['tokens']:,} tokens)")
+        clear_assembled_work(work, plan.recipe.build.keep_work)  # parts an older mixer kept after assembling
         return assembled
 
     n_files = len(sp.inputs.files)
