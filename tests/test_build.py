@@ -323,7 +323,7 @@ def test_ctrl_c_stops_cleanly_and_the_same_command_resumes(tmp_path):
     import sys
     import time
 
-    from test_resume import tree
+    from conftest import output_tree
 
     data = tmp_path / "data"
     for f in range(8):
@@ -365,7 +365,7 @@ def test_ctrl_c_stops_cleanly_and_the_same_command_resumes(tmp_path):
     again = subprocess.run(cmd(out), capture_output=True, text=True)
     assert again.returncode == 0, again.stderr
     assert "web: tokenizing 8 files, " in again.stdout and " already done)" in again.stdout
-    assert tree(out) == tree(tmp_path / "ref")
+    assert output_tree(out) == output_tree(tmp_path / "ref")
 
 
 def test_the_lock_of_a_killed_build_does_not_block_the_next(corpus, tmp_path):

@@ -14,8 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import recipe_text
-from test_resume import EXTRA, FILTERS, tree
+from conftest import output_tree, recipe_text
+from test_resume import EXTRA, FILTERS
 
 
 def copy_machine(corpus_root: Path, machine: Path, mtime: int) -> Path:
@@ -41,12 +41,12 @@ def build(machine: Path, tasks: int, workers: int) -> tuple[Path, str]:
 def test_byte_identical_across_tasks_workers_and_machines(corpus, tmp_path):
     one = copy_machine(corpus["root"], tmp_path / "one", mtime=1_600_000_000)
     other = copy_machine(corpus["root"], tmp_path / "other", mtime=1_700_000_000)
-    reference = tree(build(one, tasks=1, workers=1)[0])
+    reference = output_tree(build(one, tasks=1, workers=1)[0])
     # everything the recipe asks for is there: filters drop, duplicates go, rejected files, two phases
     assert {"manifest.json", "phases/pretrain/blend.json", "phases/cooldown/blend.json"} <= set(reference)
     assert any(p.startswith("rejected/web/") for p in reference)
     assert any(p.startswith("validation/") for p in reference)
-    assert tree(build(other, tasks=3, workers=2)[0]) == reference
+    assert output_tree(build(other, tasks=3, workers=2)[0]) == reference
 
 
 def test_touched_inputs_are_rebuilt_into_the_same_bytes(corpus, tmp_path):
@@ -54,11 +54,11 @@ def test_touched_inputs_are_rebuilt_into_the_same_bytes(corpus, tmp_path):
     output names a source by what it holds, not by when its inputs changed, so it ends the same."""
     machine = copy_machine(corpus["root"], tmp_path / "m", mtime=1_600_000_000)
     out, _ = build(machine, tasks=2, workers=1)
-    reference = tree(out)
+    reference = output_tree(out)
     _, again = build(machine, tasks=2, workers=1)
     assert "web: up to date" in again and "tokenizing" not in again
     for path in (machine / "data").rglob("*"):
         os.utime(path, (1_650_000_000, 1_650_000_000))
     _, rebuilt = build(machine, tasks=3, workers=1)
     assert "web: tokenizing 3 files" in rebuilt and "code: tokenizing 2 files" in rebuilt
-    assert tree(out) == reference
+    assert output_tree(out) == reference

@@ -10,9 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import write_jsonl
+from conftest import output_tree, write_jsonl
 from test_build import live_processes_in_group
-from test_resume import tree
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +29,7 @@ def eight_files(tmp_path_factory):
         f'sources:\n  web: {{type: jsonl, paths: ["{root}/data/*.jsonl"]}}\n'
     )
     subprocess.run(build_cmd(recipe, root / "ref"), check=True, capture_output=True)
-    return recipe, tree(root / "ref")
+    return recipe, output_tree(root / "ref")
 
 
 def build_cmd(recipe: Path, out: Path) -> list[str]:  # two workers: datatrove's process pool and its manager
@@ -83,7 +82,7 @@ def test_a_signal_stops_the_build_cleanly_and_the_same_command_resumes(
     again = subprocess.run(build_cmd(recipe, out), capture_output=True, text=True)  # the lock is free
     assert again.returncode == 0, again.stderr
     assert "web: tokenizing 8 files, " in again.stdout and " already done)" in again.stdout
-    assert tree(out) == reference
+    assert output_tree(out) == reference
 
 
 def test_a_child_forked_during_a_build_does_not_hold_its_lock(tmp_path):
