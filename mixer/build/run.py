@@ -74,12 +74,11 @@ def run_build(plan: BuildPlan, options: BuildOptions | None = None) -> dict[str,
         )
         warm_up_workers(choice, worker_modules(plan), known_tokenizer(plan))
         with build_logging(plan.output / "work", Verbosity(options.verbosity)):
-            return _run_build(plan, options)
+            return _run_build(plan, options, choice)
 
 
-def _run_build(plan: BuildPlan, options: BuildOptions) -> dict[str, Any]:
+def _run_build(plan: BuildPlan, options: BuildOptions, choice: Any) -> dict[str, Any]:
     from mixer.atomic import write_json_atomic
-    from mixer.build.engine import choose_executor
     from mixer.build.tokenizer_setup import prepare_tokenizer
     from mixer.shards.format import dtype_for_vocab
 
@@ -93,7 +92,7 @@ def _run_build(plan: BuildPlan, options: BuildOptions) -> dict[str, Any]:
         echo(f"warning: {w}")
     for note in plan.notes:
         echo(f"note: {note}")
-    if (options.executor or recipe.executor.type) == "slurm":
+    if choice.type == "slurm":
         from mixer.build.slurm import refuse_while_queued
 
         refuse_while_queued(output / "work", f"mixer build {plan.recipe_path}")
@@ -102,9 +101,6 @@ def _run_build(plan: BuildPlan, options: BuildOptions) -> dict[str, Any]:
     record = plan_record(plan.sources)  # what `mixer status` reads
     write_json_atomic(output / "work" / PLAN_FILE, record, sort_keys=False)
 
-    choice = choose_executor(
-        recipe.executor, type=options.executor, tasks=options.tasks, workers=options.workers
-    )
     info = prepare_tokenizer(plan, echo)
     dtype = dtype_for_vocab(info.vocab_size)
     choice = dataclasses.replace(choice, work=output / "work")  # where submitted Slurm jobs are recorded
